@@ -1,0 +1,118 @@
+/**
+ * walnats: event-driven background jobs and microservices over NATS
+ * JetStream, for Deno, Bun and Node. A TypeScript port of Python walnats,
+ * wire-compatible with it.
+ *
+ * A publisher declares typed events and emits them; subscribers run actors
+ * (handlers bound to events) that share the work across any number of
+ * processes, with retries, delays, timeouts and dead letters.
+ *
+ * @example Emit and handle an event
+ * ```ts ignore
+ * import * as v from "valibot";
+ * import { Actor, Actors, Event, Events } from "@walnats/walnats";
+ *
+ * const USER_CREATED = new Event(
+ *   "user-created",
+ *   v.object({ id: v.number(), name: v.string() }),
+ * );
+ *
+ * // publisher
+ * await using pub = await new Events(USER_CREATED).connect();
+ * await pub.register();
+ * await pub.emit(USER_CREATED, { id: 1, name: "Ann" });
+ *
+ * // subscriber
+ * const GREET = new Actor("greet", USER_CREATED, (user) => {
+ *   console.log(`hello, ${user.name}`);
+ * });
+ * await using sub = await new Actors(GREET).connect();
+ * await sub.register();
+ * await sub.listen({ signal: AbortSignal.timeout(10_000) });
+ * ```
+ *
+ * @module
+ */
+export { Actor } from "./src/actor.ts";
+export type {
+  ActorOptions,
+  AnyActor,
+  Handler,
+  HandlerResult,
+  Priority,
+} from "./src/actor.ts";
+export { Actors } from "./src/actors.ts";
+export type { ActorsConnectOptions } from "./src/actors.ts";
+export { CloudEvent } from "./src/cloud_event.ts";
+export type { CloudEventAttributes } from "./src/cloud_event.ts";
+export { isCodec, isSchema, json, validate } from "./src/codec.ts";
+export type {
+  Codec,
+  InputOf,
+  OutputOf,
+  Schema,
+  SchemaOrCodec,
+} from "./src/codec.ts";
+export { connect, runtime } from "./src/connect.ts";
+export type { Server } from "./src/_connection_options.ts";
+export type { Context } from "./src/context.ts";
+export {
+  deadLetterStream,
+  deadLetterSubject,
+  DLQ_HEADERS,
+} from "./src/dead_letter.ts";
+export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
+export {
+  ConsumerConfigError,
+  ConsumerGoneError,
+  DecodeError,
+  JetStreamRequestError,
+  JobTimeoutError,
+  PayloadTooLargeError,
+  RequestTimeoutError,
+  ShutdownError,
+  StreamConfigError,
+  StreamExistsError,
+  ValidationError,
+} from "./src/errors.ts";
+export type { Issue } from "./src/errors.ts";
+export { Event } from "./src/event.ts";
+export type { AnyEvent, EventOptions } from "./src/event.ts";
+export { Events } from "./src/events.ts";
+export type { EventsConnectOptions } from "./src/events.ts";
+export {
+  HEADER_DELAY,
+  HEADER_ID,
+  HEADER_REPLY,
+  HEADER_TRACE,
+  HEADER_TRACEPARENT,
+} from "./src/headers.ts";
+export type { Limits } from "./src/limits.ts";
+export { consoleLogger, silentLogger } from "./src/log.ts";
+export type { LogFields, Logger } from "./src/log.ts";
+export type {
+  FailureContext,
+  Middleware,
+  StartContext,
+  SuccessContext,
+} from "./src/middleware.ts";
+export { Publisher } from "./src/publisher.ts";
+export type {
+  EmitFailure,
+  EmitManyOptions,
+  EmitManyResult,
+  EmitOptions,
+  EmitResult,
+  MonitorItem,
+  MonitorOptions,
+  RegisterOptions,
+  RegisterReport,
+  RequestOptions,
+} from "./src/publisher.ts";
+export { Subscriber } from "./src/subscriber.ts";
+export type {
+  DeadLettersOptions,
+  ListenOptions,
+  ListenReport,
+  ReplayOptions,
+} from "./src/subscriber.ts";

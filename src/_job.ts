@@ -1,0 +1,419 @@
+// One job: a delivered message run through an actor's handler, with the
+// failure rules of DESIGN.md applied to its outcome.
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { AnyActor } from "./actor.ts";
+import type { Context } from "./context.ts";
+import { publishDeadLetter } from "./dead_letter.ts";
+import type { DeadLetterReason } from "./dead_letter.ts";
+import { DecodeError, JobTimeoutError, ShutdownError } from "./errors.ts";
+import type { AnyEvent } from "./event.ts";
+import { HEADER_DELAY, HEADER_REPLY, HEADER_TRACE } from "./headers.ts";
+import type { Logger } from "./log.ts";
+import type { Middleware } from "./middleware.ts";
+import type { JobMessage } from "./_jsmsg.ts";
+
+/** What every job of one listener shares. */
+export interface JobEnv {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly logger: Logger;
+  /** Whether the server understands `+TERM <reason>` (2.10.4+). */
+  readonly termReasons: boolean;
+  /** Current time, epoch ms (a seam for tests). */
+  readonly now: () => number;
+}
+
+/** Counters a job reports to. */
+export interface JobStats {
+  succeeded: number;
+  failed: number;
+  deadLettered: number;
+  delayed: number;
+}
+
+class JobContext implements Context {
+  readonly #job: Job;
+  #headers: Record<string, string> | undefined;
+
+  constructor(job: Job) {
+    this.#job = job;
+  }
+  get actor(): string {
+    return this.#job.actor.name;
+  }
+  get event(): AnyEvent {
+    return this.#job.actor.event as AnyEvent;
+  }
+  get attempt(): number {
+    return this.#job.attempt;
+  }
+  get deliveryCount(): number {
+    return this.#job.msg.meta.deliveryCount;
+  }
+  get sequence(): number {
+    return this.#job.msg.meta.streamSequence;
+  }
+  get timestamp(): Date {
+    return new Date(this.#job.msg.meta.timestamp);
+  }
+  get traceId(): string | undefined {
+    return this.#job.msg.headers?.get(HEADER_TRACE) || undefined;
+  }
+  get headers(): Readonly<Record<string, string>> {
+    if (this.#headers === undefined) {
+      const out: Record<string, string> = {};
+      const h = this.#job.msg.headers;
+      if (h !== undefined) {
+        for (const [key, values] of h) {
+          if (values[0] !== undefined) out[key] = values[0];
+        }
+      }
+      this.#headers = out;
+    }
+    return this.#headers;
+  }
+  get signal(): AbortSignal {
+    return this.#job.signal;
+  }
+}
+
+// Run a hook without letting it delay or fail the job.
+function runHook(
+  logger: Logger,
+  actor: string,
+  hook: string,
+  call: () => void | Promise<void>,
+): void {
+  try {
+    const result = call();
+    if (result instanceof Promise) {
+      result.catch((error) =>
+        logger.error(`middleware ${hook} failed`, { actor, error })
+      );
+    }
+  } catch (error) {
+    logger.error(`middleware ${hook} failed`, { actor, error });
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** A job in progress. */
+export class Job {
+  readonly actor: AnyActor;
+  readonly msg: JobMessage;
+  readonly env: JobEnv;
+  /** Epoch ms when the handler started (0 before). */
+  started = 0;
+  /** Epoch ms after which the job times out. */
+  deadline = Infinity;
+  attempt = 1;
+  #controller: AbortController | undefined;
+  // Claimed: the outcome is decided (the first of handler, timeout and
+  // shutdown wins). Settled: the message was acked, nak'd or terminated.
+  #claimed = false;
+  #settled = false;
+  #resolve!: () => void;
+  /** Settles when the job's outcome has been applied to the message. */
+  readonly finished: Promise<void>;
+  #message: unknown;
+  #ctx: JobContext | undefined;
+
+  constructor(actor: AnyActor, msg: JobMessage, env: JobEnv) {
+    this.actor = actor;
+    this.msg = msg;
+    this.env = env;
+    this.finished = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  /** Whether the message has been acked, nak'd or terminated. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  #context(): JobContext {
+    return (this.#ctx ??= new JobContext(this));
+  }
+
+  /** Run the job to its outcome; never rejects. */
+  async run(stats: JobStats): Promise<void> {
+    try {
+      await this.#run(stats);
+    } catch (error) {
+      // Only a bug of ours lands here: never ack, let JetStream redeliver.
+      this.env.logger.error("job crashed", {
+        actor: this.actor.name,
+        error,
+      });
+      if (!this.#settled) {
+        this.msg.nak(this.actor.retryDelayFor(this.attempt));
+        this.#settle();
+      }
+    }
+  }
+
+  async #run(stats: JobStats): Promise<void> {
+    const { actor, msg, env } = this;
+    const meta = msg.meta;
+    const h = msg.headers;
+
+    // Delay: nak for the time left, without calling anything.
+    const delayHeader = h?.get(HEADER_DELAY);
+    let delayedStart = false;
+    if (delayHeader) {
+      const until = Number(delayHeader) * 1000;
+      if (Number.isFinite(until)) {
+        const left = until - env.now();
+        if (left > 1) {
+          this.#claimed = true;
+          stats.delayed++;
+          msg.nak(left);
+          this.#settle();
+          return;
+        }
+        delayedStart = until > meta.timestamp + 1 && meta.deliveryCount > 1;
+      }
+    }
+    this.attempt = Math.max(1, meta.deliveryCount - (delayedStart ? 1 : 0));
+
+    // The previous attempt was the last one and never reported back (its
+    // process died): dead-letter without running it again.
+    if (actor.maxAttempts !== undefined && this.attempt > actor.maxAttempts) {
+      this.#claimed = true;
+      await this.#deadLetter(
+        "exhausted",
+        new Error(
+          `attempt ${actor.maxAttempts} of ${actor.maxAttempts} did not finish (its process died or lost the connection)`,
+        ),
+        stats,
+      );
+      return;
+    }
+
+    this.started = env.now();
+    this.deadline = this.started + actor.jobTimeout;
+
+    let message: unknown;
+    try {
+      message = await actor.event.codec.decode(msg.data);
+    } catch (error) {
+      const err = error instanceof Error ? error : new DecodeError(
+        String(error),
+      );
+      if (this.#claimed) return;
+      this.#claimed = true;
+      this.#hooksFailure(err, undefined, "dead-letter");
+      await this.#deadLetter("poison", err, stats);
+      return;
+    }
+    this.#message = message;
+    if (this.#claimed) return; // timed out or shut down while decoding
+
+    const middlewares = actor.middlewares as Middleware[];
+    if (middlewares.length > 0) {
+      const ctx = this.#context();
+      for (const mw of middlewares) {
+        if (mw.onStart) {
+          runHook(
+            env.logger,
+            actor.name,
+            "onStart",
+            () => mw.onStart!(Object.assign(Object.create(ctx), { message })),
+          );
+        }
+      }
+    }
+
+    let result: unknown;
+    try {
+      result = await actor.handler(message, this.#context());
+    } catch (error) {
+      await this.#failed(asError(error), stats);
+      return;
+    }
+    await this.#succeeded(result, stats);
+  }
+
+  async #succeeded(result: unknown, stats: JobStats): Promise<void> {
+    const { actor, msg, env } = this;
+    const response = actor.event.response;
+    const reply = response !== undefined
+      ? msg.headers?.get(HEADER_REPLY)
+      : undefined;
+    let payload: Uint8Array | undefined;
+    if (reply) {
+      try {
+        payload = await response!.encode(result);
+      } catch (error) {
+        await this.#failed(asError(error), stats);
+        return;
+      }
+    }
+    if (this.#claimed) return;
+    this.#claimed = true;
+    msg.ack();
+    this.#settle();
+    stats.succeeded++;
+    if (reply && payload !== undefined) {
+      try {
+        env.nc.publish(reply, payload);
+      } catch (error) {
+        env.logger.error("reply failed", { actor: actor.name, error });
+      }
+    }
+    const middlewares = actor.middlewares as Middleware[];
+    if (middlewares.length > 0) {
+      const ctx = Object.assign(Object.create(this.#context()), {
+        message: this.#message,
+        duration: env.now() - this.started,
+      });
+      for (const mw of middlewares) {
+        if (mw.onSuccess) {
+          runHook(
+            env.logger,
+            actor.name,
+            "onSuccess",
+            () => mw.onSuccess!(ctx),
+          );
+        }
+      }
+    }
+  }
+
+  async #failed(error: Error, stats: JobStats): Promise<void> {
+    if (this.#claimed) return;
+    this.#claimed = true;
+    const { actor } = this;
+    const last = actor.maxAttempts !== undefined &&
+      this.attempt >= actor.maxAttempts;
+    if (last) {
+      this.#hooksFailure(error, this.#message, "dead-letter");
+      await this.#deadLetter("exhausted", error, stats);
+      return;
+    }
+    stats.failed++;
+    this.env.logger.warn("job failed, will retry", {
+      actor: actor.name,
+      attempt: this.attempt,
+      sequence: this.msg.meta.streamSequence,
+      error,
+    });
+    this.msg.nak(actor.retryDelayFor(this.attempt));
+    this.#settle();
+    this.#hooksFailure(error, this.#message, "retry");
+  }
+
+  #hooksFailure(
+    error: Error,
+    message: unknown,
+    outcome: "retry" | "dead-letter" | "terminate",
+  ): void {
+    const middlewares = this.actor.middlewares as Middleware[];
+    if (middlewares.length === 0) return;
+    const ctx = Object.assign(Object.create(this.#context()), {
+      message,
+      error,
+      outcome: this.actor.deadLetter ? outcome : "terminate",
+      duration: this.started ? this.env.now() - this.started : 0,
+    });
+    for (const mw of middlewares) {
+      if (mw.onFailure) {
+        runHook(
+          this.env.logger,
+          this.actor.name,
+          "onFailure",
+          () => mw.onFailure!(ctx),
+        );
+      }
+    }
+  }
+
+  async #deadLetter(
+    reason: DeadLetterReason,
+    error: Error,
+    stats: JobStats,
+  ): Promise<void> {
+    const { actor, msg, env } = this;
+    const fields = {
+      actor: actor.name,
+      reason,
+      sequence: msg.meta.streamSequence,
+      attempts: this.attempt,
+      error,
+    };
+    if (actor.deadLetter) {
+      // The copy must be stored before the original is terminated: with
+      // interest retention a terminated message is gone.
+      const pulse = setInterval(() => msg.working(), actor.ackWait / 2);
+      try {
+        await publishDeadLetter(env.js, {
+          event: actor.event as AnyEvent,
+          actor: actor.name,
+          reason,
+          attempts: this.attempt,
+          error,
+          data: msg.data,
+          headers: msg.headers,
+          sequence: msg.meta.streamSequence,
+          subject: msg.subject,
+        });
+      } catch (publishError) {
+        env.logger.error(
+          "dead-letter publish failed; the message is nak'd instead",
+          { ...fields, publishError },
+        );
+        msg.nak(actor.retryDelayFor(this.attempt));
+        this.#settle();
+        stats.failed++;
+        return;
+      } finally {
+        clearInterval(pulse);
+      }
+      env.logger.warn("message dead-lettered", fields);
+    } else {
+      env.logger.error("message dropped (dead letters are off)", fields);
+    }
+    stats.deadLettered++;
+    msg.term(
+      env.termReasons ? `${reason}: ${error.message}`.slice(0, 256) : undefined,
+    );
+    this.#settle();
+  }
+
+  /** Time out: abort the signal and count a failure. */
+  timeout(stats: JobStats): void {
+    if (this.#claimed) return;
+    const error = new JobTimeoutError(this.actor.name, this.actor.jobTimeout);
+    this.#controller ??= new AbortController();
+    this.#controller.abort(error);
+    void this.#failed(error, stats);
+  }
+
+  /** Shutdown grace is over: abort and hand the message back at once. */
+  abandon(): void {
+    if (this.#claimed) return;
+    this.#claimed = true;
+    this.#controller ??= new AbortController();
+    this.#controller.abort(
+      new ShutdownError(
+        `Listener of actor "${this.actor.name}" shut down before the job finished`,
+      ),
+    );
+    this.msg.nak(0);
+    this.#settle();
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * {@linkcode Actors}: the registry of actors a subscriber runs.
+ *
+ * @module
+ */
+import type { ConnectionOptions } from "@nats-io/nats-core";
+import type { AnyActor } from "./actor.ts";
+import { connect } from "./connect.ts";
+import { isNatsConnection, type Server } from "./_connection_options.ts";
+import { Subscriber } from "./subscriber.ts";
+
+/** Options for {@linkcode Actors.connect}. */
+export interface ActorsConnectOptions {
+  /**
+   * Close a passed-in `NatsConnection` when the subscriber is closed.
+   * @default {false}
+   */
+  closeConnection?: boolean;
+}
+
+/**
+ * A registry of actors, used by subscribers to register consumers and
+ * listen.
+ *
+ * @example Run actors
+ * ```ts ignore
+ * import { Actors } from "@walnats/walnats";
+ *
+ * const actors = new Actors(SEND_EMAIL);
+ * await using sub = await actors.connect();
+ * await sub.register();
+ * await sub.listen({ signal: AbortSignal.timeout(60_000) });
+ * ```
+ */
+export class Actors {
+  readonly #actors: readonly AnyActor[];
+
+  /**
+   * @param actors The actors; names must be unique per event.
+   * @throws {TypeError} Two actors of one event share a name, or an argument
+   *   is not an `Actor`.
+   */
+  constructor(...actors: AnyActor[]) {
+    const seen = new Map<string, AnyActor>();
+    for (const actor of actors) {
+      if (
+        typeof actor !== "object" || actor === null ||
+        typeof (actor as { consumerConfig?: unknown }).consumerConfig !==
+          "function"
+      ) {
+        throw new TypeError(
+          `Cannot create Actors: every argument must be an Actor, got ${
+            actor === null ? "null" : typeof actor
+          }`,
+        );
+      }
+      const key = `${actor.event.stream}/${actor.name}`;
+      const existing = seen.get(key);
+      if (existing !== undefined && existing !== actor) {
+        throw new TypeError(
+          `Cannot create Actors: two actors of event "${actor.event.name}" are named "${actor.name}"`,
+        );
+      }
+      seen.set(key, actor);
+    }
+    this.#actors = Object.freeze([...seen.values()]);
+  }
+
+  /** The registered actors. */
+  get actors(): readonly AnyActor[] {
+    return this.#actors;
+  }
+
+  /**
+   * Connect to NATS for listening.
+   *
+   * @param server URL, URL list, nats-core options, or an open
+   *   `NatsConnection`; default `NATS_URL`, else `nats://127.0.0.1:4222`.
+   * @param options Whether to close a passed-in connection on close.
+   * @returns The subscriber; dispose of it (or `close()`) when done.
+   */
+  async connect(
+    server?: Server,
+    options: ActorsConnectOptions = {},
+  ): Promise<Subscriber> {
+    if (isNatsConnection(server)) {
+      return await Subscriber.open(
+        server,
+        this.#actors,
+        options.closeConnection ?? false,
+      );
+    }
+    const nc = await connect(server as string | string[] | ConnectionOptions);
+    try {
+      return await Subscriber.open(nc, this.#actors, true);
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+}

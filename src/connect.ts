@@ -1,0 +1,60 @@
+/**
+ * Runtime-agnostic `connect`: picks the runtime's transport adapter lazily,
+ * so the core never imports `node:` or `Deno.` code itself.
+ *
+ * @module
+ */
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+
+/** What a transport adapter provides. */
+export interface Transport {
+  /** Open a connection with resolved defaults. */
+  connect(
+    server?: string | string[] | ConnectionOptions,
+  ): Promise<NatsConnection>;
+}
+
+/** Which runtime this is. */
+export function runtime(): "deno" | "bun" | "node" {
+  if ("Deno" in globalThis) return "deno";
+  if ("Bun" in globalThis) return "bun";
+  return "node";
+}
+
+let adapter: Promise<Transport> | undefined;
+
+function load(): Promise<Transport> {
+  switch (runtime()) {
+    case "deno":
+      return import("./transports/deno.ts");
+    case "bun":
+      return import("./transports/bun.ts");
+    default:
+      return import("./transports/node.ts");
+  }
+}
+
+/**
+ * Connect to NATS with the current runtime's transport.
+ *
+ * The server is the argument, else the `NATS_URL` environment variable
+ * (comma-separated URLs), else `nats://127.0.0.1:4222`. Unless the options
+ * say otherwise the connection reconnects forever.
+ *
+ * @param server URL, URL list, or nats-core connection options.
+ * @returns The connection.
+ *
+ * @example Connect and close
+ * ```ts ignore
+ * import { connect } from "@walnats/walnats";
+ *
+ * const nc = await connect("nats://127.0.0.1:4222");
+ * await nc.close();
+ * ```
+ */
+export function connect(
+  server?: string | string[] | ConnectionOptions,
+): Promise<NatsConnection> {
+  adapter ??= load();
+  return adapter.then((t) => t.connect(server));
+}

@@ -1,0 +1,34 @@
+/**
+ * {@linkcode Context}: what a handler knows about the job it runs.
+ *
+ * @module
+ */
+import type { AnyEvent } from "./event.ts";
+
+/** What a handler and middlewares know about the current job. */
+export interface Context<_T = unknown> {
+  /** Name of the actor running the job. */
+  readonly actor: string;
+  /** The event the message belongs to. */
+  readonly event: AnyEvent;
+  /**
+   * Attempt number, 1-based; redeliveries made only to wait out a
+   * `delay` are not counted.
+   */
+  readonly attempt: number;
+  /** Raw delivery count reported by JetStream, 1-based. */
+  readonly deliveryCount: number;
+  /** Stream sequence of the message. */
+  readonly sequence: number;
+  /** When the message was stored in the stream. */
+  readonly timestamp: Date;
+  /** `Walnats-Trace` header, if the emitter set one. */
+  readonly traceId: string | undefined;
+  /** The message headers (first value of each). */
+  readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Aborts when the job runs past `jobTimeout` or the listener shuts down
+   * and the grace period is over; pass it to fetch, timers, queries.
+   */
+  readonly signal: AbortSignal;
+}

@@ -1,0 +1,255 @@
+/**
+ * Errors that callers are expected to catch. Bad arguments are plain
+ * `TypeError`/`RangeError`s thrown where the argument is given.
+ *
+ * @module
+ */
+
+/** One problem found by a schema, with the path to the offending value. */
+export interface Issue {
+  /** What is wrong, as the schema library worded it. */
+  readonly message: string;
+  /** Keys from the payload's root to the offending value, if known. */
+  readonly path?: ReadonlyArray<PropertyKey>;
+}
+
+function formatIssues(issues: ReadonlyArray<Issue>): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path?.length ? issue.path.map(String).join(".") : "";
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+}
+
+/**
+ * A payload does not match the event's schema. Thrown by `emit` before
+ * anything is sent, and by decoding on the consumer side (the message is
+ * then dead-lettered as poison).
+ */
+export class ValidationError extends Error {
+  override name = "ValidationError";
+  /** Name of the event whose schema rejected the payload. */
+  readonly event: string;
+  /** Every problem the schema reported. */
+  readonly issues: ReadonlyArray<Issue>;
+
+  /**
+   * @param event Event name.
+   * @param issues Problems reported by the schema.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    event: string,
+    issues: ReadonlyArray<Issue>,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Invalid payload for event "${event}": ${formatIssues(issues)}`,
+      options,
+    );
+    this.event = event;
+    this.issues = issues;
+  }
+}
+
+/**
+ * Bytes could not be turned into a payload: not valid JSON, a tampered
+ * signature, a wrong decryption key, a corrupt archive.
+ */
+export class DecodeError extends Error {
+  override name = "DecodeError";
+}
+
+/** Base of the errors that carry a JetStream API error code. */
+export class JetStreamRequestError extends Error {
+  override name = "JetStreamRequestError";
+  /** The JetStream API error code (`err_code`), when the server sent one. */
+  readonly code: number | undefined;
+  /** The server's own description of the error. */
+  readonly description: string;
+
+  /**
+   * @param message What was being done, and what went wrong.
+   * @param code The JetStream API error code.
+   * @param description The server's description.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    message: string,
+    code: number | undefined,
+    description: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.code = code;
+    this.description = description;
+  }
+}
+
+/**
+ * The stream exists with another configuration and `register` was told not
+ * to update it (JetStream error 10058).
+ */
+export class StreamExistsError extends JetStreamRequestError {
+  override name = "StreamExistsError";
+  /** Name of the event whose stream is in the way. */
+  readonly event: string;
+
+  /**
+   * @param event Event name.
+   * @param code JetStream error code.
+   * @param description The server's description.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    event: string,
+    code: number | undefined,
+    description: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Cannot register event "${event}": its stream exists with another configuration (${description}); pass { update: true } to update it`,
+      code,
+      description,
+      options,
+    );
+    this.event = event;
+  }
+}
+
+/**
+ * The server refused the stream configuration, or refused to update it
+ * (JetStream error 10052 and other configuration errors).
+ */
+export class StreamConfigError extends JetStreamRequestError {
+  override name = "StreamConfigError";
+  /** Name of the event whose stream was refused. */
+  readonly event: string;
+
+  /**
+   * @param event Event name.
+   * @param code JetStream error code.
+   * @param description The server's description.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    event: string,
+    code: number | undefined,
+    description: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Cannot register event "${event}": the server refused its stream configuration (${description})`,
+      code,
+      description,
+      options,
+    );
+    this.event = event;
+  }
+}
+
+/** The server refused to create or update an actor's consumer. */
+export class ConsumerConfigError extends JetStreamRequestError {
+  override name = "ConsumerConfigError";
+  /** Name of the actor whose consumer was refused. */
+  readonly actor: string;
+
+  /**
+   * @param actor Actor name.
+   * @param message Full message.
+   * @param code JetStream error code.
+   * @param description The server's description.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    actor: string,
+    message: string,
+    code: number | undefined,
+    description: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, code, description, options);
+    this.actor = actor;
+  }
+}
+
+/** No reply arrived within the request's timeout. */
+export class RequestTimeoutError extends Error {
+  override name = "RequestTimeoutError";
+  /** Name of the event that was requested. */
+  readonly event: string;
+  /** The timeout that passed, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * @param event Event name.
+   * @param timeout Timeout in milliseconds.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(event: string, timeout: number, options?: ErrorOptions) {
+    super(
+      `No reply to event "${event}" within ${timeout} ms: is an actor with a response listening?`,
+      options,
+    );
+    this.event = event;
+    this.timeout = timeout;
+  }
+}
+
+/** A payload is larger than the event's `maxMessageSize` limit. */
+export class PayloadTooLargeError extends RangeError {
+  override name = "PayloadTooLargeError";
+  /** Encoded payload size in bytes. */
+  readonly size: number;
+  /** The limit in bytes. */
+  readonly limit: number;
+
+  /**
+   * @param event Event name.
+   * @param size Payload size in bytes.
+   * @param limit Limit in bytes.
+   * @param what Which limit ("maxMessageSize" or the server's max_payload).
+   */
+  constructor(event: string, size: number, limit: number, what: string) {
+    super(
+      `Cannot emit event "${event}": the encoded payload is ${size} bytes, over the ${what} limit of ${limit} bytes`,
+    );
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** A job's handler ran past the actor's `jobTimeout`. */
+export class JobTimeoutError extends Error {
+  override name = "JobTimeoutError";
+  /**
+   * @param actor Actor name.
+   * @param timeout Timeout in milliseconds.
+   */
+  constructor(actor: string, timeout: number) {
+    super(`Job of actor "${actor}" ran longer than jobTimeout (${timeout} ms)`);
+  }
+}
+
+/** The listener is shutting down and the job's grace period is over. */
+export class ShutdownError extends Error {
+  override name = "ShutdownError";
+}
+
+/** The consumer of a listening actor vanished (deleted by someone). */
+export class ConsumerGoneError extends Error {
+  override name = "ConsumerGoneError";
+  /** Name of the actor whose consumer is gone. */
+  readonly actor: string;
+  /**
+   * @param actor Actor name.
+   * @param detail What the server said.
+   */
+  constructor(actor: string, detail: string) {
+    super(
+      `The consumer of actor "${actor}" is gone (${detail}): run register() again to recreate it`,
+    );
+    this.actor = actor;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * {@linkcode Event}: a named, typed kind of message, one subject and one
+ * stream on NATS.
+ *
+ * @module
+ */
+import type { StreamConfig } from "@nats-io/jetstream";
+import {
+  type Codec,
+  type InputOf,
+  isCodec,
+  isSchema,
+  type OutputOf,
+  type Schema,
+  type SchemaOrCodec,
+  toCodec,
+} from "./codec.ts";
+import { checkDescription, checkName } from "./_names.ts";
+import { checkLimits, type Limits, msToNanos } from "./limits.ts";
+
+/** Options for {@linkcode Event}. */
+export interface EventOptions<T = unknown, I = T> {
+  /** What the event means; shown as the stream's description. */
+  description?: string;
+  /** Limits of the event's stream. @default {{}} */
+  limits?: Limits;
+  /**
+   * Codec used on the wire instead of the default JSON-with-schema codec
+   * (for example `gzip(json(schema))`); the schema still documents the
+   * payload.
+   */
+  codec?: Codec<T, I>;
+}
+
+/**
+ * A named, typed kind of message: one NATS subject and one JetStream stream
+ * with interest retention (a message is kept until every actor acked it).
+ *
+ * The subject is the name; the stream is the name with `.` replaced by `-`,
+ * as in Python walnats, so both can share events.
+ *
+ * @typeParam T Payload type handlers receive (the schema's output).
+ * @typeParam I Payload type `emit` accepts (the schema's input).
+ * @typeParam R Response type `request` resolves with (`never`: no response).
+ * @typeParam RI Response type the handler returns.
+ *
+ * @example Declare an event
+ * ```ts
+ * import * as v from "valibot";
+ * import { Event } from "@walnats/walnats";
+ * import assert from "node:assert/strict";
+ *
+ * const USER_CREATED = new Event(
+ *   "user-created",
+ *   v.object({ id: v.number(), name: v.string() }),
+ *   { description: "a user finished sign-up", limits: { maxAge: 86_400_000 } },
+ * );
+ * assert.equal(USER_CREATED.stream, "user-created");
+ * ```
+ */
+export class Event<T = unknown, I = T, R = never, RI = R> {
+  /** The event name, unique across the system. */
+  readonly name: string;
+  /** What the event means. */
+  readonly description: string | undefined;
+  /** Limits of the event's stream. */
+  readonly limits: Readonly<Limits>;
+  /** The codec used on the wire. */
+  readonly codec: Codec<T, I>;
+  /** The schema, when the event was built from one (used by AsyncAPI). */
+  readonly schema: Schema<I, T> | undefined;
+  /** The response codec, for events made by {@linkcode withResponse}. */
+  readonly response: Codec<R, RI> | undefined;
+  /** The response schema, when the response was given as a schema. */
+  readonly responseSchema: Schema<RI, R> | undefined;
+
+  /**
+   * @param name Kebab-case name, dots allowed (`user-created`,
+   *   `billing.invoice-paid`); it is the subject, and cannot change later.
+   * @param schemaOrCodec A Standard Schema (valibot, zod, arktype), or a
+   *   {@linkcode Codec}.
+   * @param options Description, limits, codec.
+   * @throws {TypeError} The name, description or schema is not acceptable.
+   * @throws {RangeError} A limit is not a positive integer.
+   */
+  constructor(
+    name: string,
+    schemaOrCodec: Schema<I, T> | Codec<T, I>,
+    options: EventOptions<T, I> = {},
+  ) {
+    checkName("event", name);
+    checkDescription("event", name, options.description);
+    checkLimits(name, options.limits ?? {});
+    if (options.codec !== undefined && !isCodec(options.codec)) {
+      throw new TypeError(
+        `Cannot create event "${name}": options.codec must have encode() and decode()`,
+      );
+    }
+    this.name = name;
+    this.description = options.description;
+    this.limits = Object.freeze({ ...options.limits });
+    this.schema = isSchema(schemaOrCodec) ? schemaOrCodec : undefined;
+    this.codec = options.codec ??
+      (toCodec(schemaOrCodec, name) as Codec<T, I>);
+    this.response = undefined;
+    this.responseSchema = undefined;
+  }
+
+  /** The NATS subject messages are published to (the name). */
+  get subject(): string {
+    return this.name;
+  }
+
+  /** The JetStream stream name (the name with `.` replaced by `-`). */
+  get stream(): string {
+    return this.name.replaceAll(".", "-");
+  }
+
+  /**
+   * A copy of this event whose actors reply: the handler's return value is
+   * encoded by `schemaOrCodec` and sent back to `request`.
+   *
+   * @typeParam S The response schema or codec.
+   * @param schemaOrCodec The response's schema or codec.
+   * @returns A new event with the same name, stream and codec.
+   */
+  withResponse<S extends SchemaOrCodec>(
+    schemaOrCodec: S,
+  ): Event<T, I, OutputOf<S>, InputOf<S>> {
+    const copy = Object.create(Event.prototype) as Event<
+      T,
+      I,
+      OutputOf<S>,
+      InputOf<S>
+    >;
+    Object.assign(copy, this, {
+      response: toCodec(schemaOrCodec, `${this.name} response`),
+      responseSchema: isSchema(schemaOrCodec) ? schemaOrCodec : undefined,
+    });
+    return Object.freeze(copy);
+  }
+
+  /** The JetStream stream configuration of this event. */
+  streamConfig(): Partial<StreamConfig> & { name: string } {
+    const l = this.limits;
+    const config: Partial<StreamConfig> & { name: string } = {
+      name: this.stream,
+      subjects: [this.subject],
+      retention: "interest" as StreamConfig["retention"],
+      description: this.description ?? "",
+    };
+    if (l.maxAge !== undefined) config.max_age = msToNanos(l.maxAge);
+    if (l.maxMessages !== undefined) config.max_msgs = l.maxMessages;
+    if (l.maxBytes !== undefined) config.max_bytes = l.maxBytes;
+    if (l.maxMessageSize !== undefined) config.max_msg_size = l.maxMessageSize;
+    if (l.maxConsumers !== undefined) config.max_consumers = l.maxConsumers;
+    if (l.replicas !== undefined) config.num_replicas = l.replicas;
+    if (l.storage !== undefined) {
+      config.storage = l.storage as StreamConfig["storage"];
+    }
+    if (l.duplicateWindow !== undefined) {
+      config.duplicate_window = msToNanos(l.duplicateWindow);
+    }
+    if (l.discard !== undefined) {
+      config.discard = l.discard as StreamConfig["discard"];
+    }
+    return config;
+  }
+}
+
+/** Any event, whatever its payload types. */
+export type AnyEvent = Event<unknown, unknown, unknown, unknown>;

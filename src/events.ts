@@ -1,0 +1,120 @@
+/**
+ * {@linkcode Events}: the registry of events a publisher emits.
+ *
+ * @module
+ */
+import type { ConnectionOptions } from "@nats-io/nats-core";
+import { connect } from "./connect.ts";
+import { isNatsConnection, type Server } from "./_connection_options.ts";
+import type { AnyEvent, Event } from "./event.ts";
+import { Publisher } from "./publisher.ts";
+
+/** Options for {@linkcode Events.connect}. */
+export interface EventsConnectOptions {
+  /**
+   * Close the NATS connection when the publisher is closed. Connections made
+   * by `connect` are always closed; a `NatsConnection` passed in is closed
+   * only if this is true.
+   * @default {false}
+   */
+  closeConnection?: boolean;
+}
+
+/**
+ * A registry of events, used by publishers to register streams and emit.
+ *
+ * @example Register and emit
+ * ```ts ignore
+ * import * as v from "valibot";
+ * import { Event, Events } from "@walnats/walnats";
+ *
+ * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+ * const events = new Events(USER_CREATED);
+ * await using pub = await events.connect();
+ * await pub.register();
+ * await pub.emit(USER_CREATED, { id: 1 });
+ * ```
+ */
+export class Events {
+  readonly #events: ReadonlyMap<string, AnyEvent>;
+
+  /**
+   * @param events The events; names must be unique.
+   * @throws {TypeError} Two different events share a name, or an argument is
+   *   not an `Event`.
+   */
+  constructor(...events: AnyEvent[]) {
+    const map = new Map<string, AnyEvent>();
+    for (const event of events) {
+      if (
+        typeof event !== "object" || event === null ||
+        typeof (event as { name?: unknown }).name !== "string" ||
+        typeof (event as { streamConfig?: unknown }).streamConfig !==
+          "function"
+      ) {
+        throw new TypeError(
+          `Cannot create Events: every argument must be an Event, got ${
+            event === null ? "null" : typeof event
+          }`,
+        );
+      }
+      const existing = map.get(event.name);
+      if (existing !== undefined && existing !== event) {
+        // withResponse() copies share name and stream: that is fine.
+        if (existing.stream !== event.stream) {
+          throw new TypeError(
+            `Cannot create Events: two events are named "${event.name}"`,
+          );
+        }
+      }
+      // Keep the response-carrying copy if both are given.
+      if (existing === undefined || event.response !== undefined) {
+        map.set(event.name, event);
+      }
+    }
+    this.#events = map;
+  }
+
+  /** The registered events. */
+  get events(): AnyEvent[] {
+    return [...this.#events.values()];
+  }
+
+  /** Find a registered event by name. */
+  get(name: string): AnyEvent | undefined {
+    return this.#events.get(name);
+  }
+
+  /** Whether `event` (or one with its name) is registered. */
+  has(event: Event<never, never, unknown, never> | string): boolean {
+    return this.#events.has(typeof event === "string" ? event : event.name);
+  }
+
+  /**
+   * Connect to NATS for publishing.
+   *
+   * @param server URL, URL list, nats-core options, or an open
+   *   `NatsConnection`; default `NATS_URL`, else `nats://127.0.0.1:4222`.
+   * @param options Whether to close a passed-in connection on close.
+   * @returns The publisher; dispose of it (or `close()`) when done.
+   */
+  async connect(
+    server?: Server,
+    options: EventsConnectOptions = {},
+  ): Promise<Publisher> {
+    if (isNatsConnection(server)) {
+      return await Publisher.open(
+        server,
+        this.events,
+        options.closeConnection ?? false,
+      );
+    }
+    const nc = await connect(server as string | string[] | ConnectionOptions);
+    try {
+      return await Publisher.open(nc, this.events, true);
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * Test helpers: a real `nats-server` with JetStream on a free loopback port
+ * and a temporary store, for your own tests as for ours.
+ *
+ * @example Use a server in a test
+ * ```ts ignore
+ * import { NatsServer } from "@walnats/walnats/testing";
+ *
+ * await using server = await NatsServer.start();
+ * const pub = await events.connect(server.url);
+ * ```
+ *
+ * @module
+ */
+export {
+  findNatsServer,
+  NatsServer,
+  NatsServerNotFoundError,
+} from "./server.ts";
+export type { NatsServerOptions } from "./server.ts";
