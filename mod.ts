@@ -103,6 +103,7 @@ export type {
   EmitManyResult,
   EmitOptions,
   EmitResult,
+  HeaderHook,
   MonitorItem,
   MonitorOptions,
   RegisterOptions,

@@ -31,6 +31,7 @@ export function checkName(
       `${what} "${name}": name is ${name.length} characters long, the limit is ${MAX_NAME_LENGTH}`,
     );
   }
+  // deno-lint-ignore no-control-regex
   if (/[\s*>/\\\x00-\x1f\x7f]/.test(name)) {
     throw new TypeError(
       `${what} "${name}": name must not contain whitespace, control characters, "*", ">", "/" or "\\"`,

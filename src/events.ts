@@ -7,7 +7,7 @@ import type { ConnectionOptions } from "@nats-io/nats-core";
 import { connect } from "./connect.ts";
 import { isNatsConnection, type Server } from "./_connection_options.ts";
 import type { AnyEvent, Event } from "./event.ts";
-import { Publisher } from "./publisher.ts";
+import { type HeaderHook, Publisher } from "./publisher.ts";
 
 /** Options for {@linkcode Events.connect}. */
 export interface EventsConnectOptions {
@@ -18,6 +18,13 @@ export interface EventsConnectOptions {
    * @default {false}
    */
   closeConnection?: boolean;
+  /**
+   * Called for every message emitted, after walnats' own headers are set:
+   * add headers (trace context from `./otel`, tenant ids, ...). A hook
+   * that throws fails the emit.
+   * @default {[]}
+   */
+  headerHooks?: HeaderHook[];
 }
 
 /**
@@ -107,11 +114,17 @@ export class Events {
         server,
         this.events,
         options.closeConnection ?? false,
+        options.headerHooks ?? [],
       );
     }
     const nc = await connect(server as string | string[] | ConnectionOptions);
     try {
-      return await Publisher.open(nc, this.events, true);
+      return await Publisher.open(
+        nc,
+        this.events,
+        true,
+        options.headerHooks ?? [],
+      );
     } catch (error) {
       await nc.close();
       throw error;

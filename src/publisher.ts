@@ -163,6 +163,14 @@ export type MonitorItem =
 const DEFAULT_WINDOW = 256;
 
 /**
+ * Adds headers to every emitted message (see `EventsConnectOptions`).
+ *
+ * @param event The event being emitted.
+ * @param headers The message's headers, to set more on.
+ */
+export type HeaderHook = (event: AnyEvent, headers: MsgHdrs) => void;
+
+/**
  * A publisher: the connection made by {@linkcode Events.connect}.
  */
 export class Publisher implements AsyncDisposable {
@@ -173,6 +181,7 @@ export class Publisher implements AsyncDisposable {
   readonly #jsm: JetStreamManager;
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
+  readonly #hooks: readonly HeaderHook[];
   #closed = false;
 
   private constructor(
@@ -180,7 +189,9 @@ export class Publisher implements AsyncDisposable {
     jsm: JetStreamManager,
     events: AnyEvent[],
     closeConnection: boolean,
+    hooks: readonly HeaderHook[],
   ) {
+    this.#hooks = hooks;
     this.nc = nc;
     this.#jsm = jsm;
     this.js = jetstream(nc);
@@ -193,9 +204,10 @@ export class Publisher implements AsyncDisposable {
     nc: NatsConnection,
     events: AnyEvent[],
     closeConnection: boolean,
+    hooks: readonly HeaderHook[] = [],
   ): Promise<Publisher> {
     const jsm = await jetstreamManager(nc);
-    return new Publisher(nc, jsm, events, closeConnection);
+    return new Publisher(nc, jsm, events, closeConnection, hooks);
   }
 
   #registered(event: AnyEvent, action: string): AnyEvent {
@@ -313,7 +325,13 @@ export class Publisher implements AsyncDisposable {
         "server's max_payload",
       );
     }
-    return { data, headers: buildHeaders(options, uid) };
+    let headers = buildHeaders(options, uid);
+    if (this.#hooks.length > 0) {
+      headers ??= natsHeaders();
+      for (const hook of this.#hooks) hook(event, headers);
+      if ([...headers.keys()].length === 0) headers = undefined;
+    }
+    return { data, headers };
   }
 
   /**

@@ -1,0 +1,6 @@
+/**
+ * Work in progress: filled in by the current change.
+ *
+ * @module
+ */
+export {};
