@@ -35,29 +35,61 @@ export interface Limits {
   discard?: "old" | "new";
 }
 
+// [field, unit for messages, largest value the server accepts]. Ages are
+// sent in nanoseconds as a Go int64, so they stop at ~292 years (a larger
+// value is almost always nanoseconds passed where milliseconds belong);
+// `max_msg_size` is an int32 on the server.
+const MAX_MS = Math.floor(9_223_372_036_854_775_807 / 1_000_000);
+const INT32_MAX = 2_147_483_647;
 const INTEGER_FIELDS = [
-  ["maxAge", " (milliseconds)"],
-  ["maxMessages", ""],
-  ["maxBytes", " (bytes)"],
-  ["maxMessageSize", " (bytes)"],
-  ["maxConsumers", ""],
-  ["replicas", ""],
-  ["duplicateWindow", " (milliseconds)"],
+  ["maxAge", " (milliseconds)", MAX_MS],
+  ["maxMessages", "", Number.MAX_SAFE_INTEGER],
+  ["maxBytes", " (bytes)", Number.MAX_SAFE_INTEGER],
+  ["maxMessageSize", " (bytes)", INT32_MAX],
+  ["maxConsumers", "", INT32_MAX],
+  ["replicas", "", 5],
+  ["duplicateWindow", " (milliseconds)", MAX_MS],
 ] as const;
 
-/** Check limits at event construction (walnats' WNS011-012). */
+const KNOWN = new Set<string>([
+  ...INTEGER_FIELDS.map(([field]) => field),
+  "storage",
+  "discard",
+]);
+
+/**
+ * Check limits at event construction (walnats' WNS011-012).
+ *
+ * @param event Event name, for messages.
+ * @param limits The limits to check.
+ * @throws {TypeError} A limit has the wrong type, or is unknown.
+ * @throws {RangeError} A number is not positive or too large.
+ */
 export function checkLimits(event: string, limits: Limits): void {
   const what = `Cannot create event "${event}"`;
   if (typeof limits !== "object" || limits === null) {
     throw new TypeError(`${what}: limits must be an object`);
   }
-  for (const [field, unit] of INTEGER_FIELDS) {
-    checkPositiveInteger(what, `limits.${field}`, limits[field], unit);
+  for (const key of Object.keys(limits)) {
+    if (!KNOWN.has(key)) {
+      throw new TypeError(
+        `${what}: unknown limit "${key}"; known limits are ${
+          [...KNOWN].join(", ")
+        }`,
+      );
+    }
   }
-  if (limits.replicas !== undefined && limits.replicas > 5) {
-    throw new RangeError(
-      `${what}: limits.replicas must be 1 to 5, got ${limits.replicas}`,
-    );
+  for (const [field, unit, max] of INTEGER_FIELDS) {
+    const value = limits[field];
+    checkPositiveInteger(what, `limits.${field}`, value, unit);
+    if (value !== undefined && value > max) {
+      const hint = unit === " (milliseconds)"
+        ? "; is it in nanoseconds? limits are in milliseconds"
+        : "";
+      throw new RangeError(
+        `${what}: limits.${field} must be at most ${max}${unit}, got ${value}${hint}`,
+      );
+    }
   }
   if (
     limits.storage !== undefined && limits.storage !== "file" &&
@@ -93,3 +125,6 @@ export function checkLimits(event: string, limits: Limits): void {
 export function msToNanos(ms: number): number {
   return Math.round(ms * 1_000_000);
 }
+
+/** JetStream's default de-duplication window, in milliseconds. */
+export const DEFAULT_DUPLICATE_WINDOW = 120_000;
