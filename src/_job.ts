@@ -143,6 +143,23 @@ export class Job {
     return (this.#ctx ??= new JobContext(this));
   }
 
+  // A plain copy of the context for hooks, with extra fields.
+  #hookContext<E extends object>(extra: E): Context & E {
+    const c = this.#context();
+    return {
+      actor: c.actor,
+      event: c.event,
+      attempt: c.attempt,
+      deliveryCount: c.deliveryCount,
+      sequence: c.sequence,
+      timestamp: c.timestamp,
+      traceId: c.traceId,
+      headers: c.headers,
+      signal: c.signal,
+      ...extra,
+    };
+  }
+
   /** Run the job to its outcome; never rejects. */
   async run(stats: JobStats): Promise<void> {
     try {
@@ -219,15 +236,10 @@ export class Job {
 
     const middlewares = actor.middlewares as Middleware[];
     if (middlewares.length > 0) {
-      const ctx = this.#context();
+      const ctx = this.#hookContext({ message });
       for (const mw of middlewares) {
         if (mw.onStart) {
-          runHook(
-            env.logger,
-            actor.name,
-            "onStart",
-            () => mw.onStart!(Object.assign(Object.create(ctx), { message })),
-          );
+          runHook(env.logger, actor.name, "onStart", () => mw.onStart!(ctx));
         }
       }
     }
@@ -271,7 +283,7 @@ export class Job {
     }
     const middlewares = actor.middlewares as Middleware[];
     if (middlewares.length > 0) {
-      const ctx = Object.assign(Object.create(this.#context()), {
+      const ctx = this.#hookContext({
         message: this.#message,
         duration: env.now() - this.started,
       });
@@ -318,7 +330,7 @@ export class Job {
   ): void {
     const middlewares = this.actor.middlewares as Middleware[];
     if (middlewares.length === 0) return;
-    const ctx = Object.assign(Object.create(this.#context()), {
+    const ctx = this.#hookContext({
       message,
       error,
       outcome: this.actor.deadLetter ? outcome : "terminate",

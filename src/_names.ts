@@ -32,9 +32,12 @@ export function checkName(
     );
   }
   // deno-lint-ignore no-control-regex
-  if (/[\s*>/\\\x00-\x1f\x7f]/.test(name)) {
+  const bad = /[\s*>/\\\x00-\x1f\x7f]/.exec(name);
+  if (bad !== null) {
     throw new TypeError(
-      `${what} "${name}": name must not contain whitespace, control characters, "*", ">", "/" or "\\"`,
+      `${what} ${JSON.stringify(name)}: name contains ${
+        JSON.stringify(bad[0])
+      } at index ${bad.index}; NATS subjects and stream names must not contain whitespace, control characters, "*", ">", "/" or "\\"`,
     );
   }
   if (kind === "actor" && name.includes(".")) {

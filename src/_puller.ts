@@ -34,6 +34,11 @@ export class Puller implements SlotWaiter {
   readonly #stats: JobStats;
   readonly #pullSubject: string;
   readonly #inbox: string;
+  // Idle actors keep one probe out on their own inbox; the probe holds no
+  // global slot, so an idle actor never starves a busy one.
+  readonly #probeInbox: string;
+  #probeSub: Subscription | undefined;
+  #probeOut = false;
   readonly #onFailure: (failure: PullerFailure) => void;
   #sub: Subscription | undefined;
   /** Messages requested and not yet delivered or expired (slots held). */
@@ -42,7 +47,6 @@ export class Puller implements SlotWaiter {
   readonly #backlog: JobMessage[] = [];
   readonly #jobs = new Set<Job>();
   #idle = false;
-  #deliveredSinceStatus = 0;
   #lastHeard = 0;
   #stopping = false;
   #pulledOnce = false;
@@ -68,6 +72,7 @@ export class Puller implements SlotWaiter {
     this.#pullSubject =
       `${opts.apiPrefix}.CONSUMER.MSG.NEXT.${actor.event.stream}.${actor.consumer}`;
     this.#inbox = createInbox(inboxPrefix(nc));
+    this.#probeInbox = createInbox(inboxPrefix(nc));
   }
 
   get priority(): Priority {
@@ -83,6 +88,11 @@ export class Puller implements SlotWaiter {
     this.#sub = this.#nc.subscribe(this.#inbox, {
       callback: (err, msg) => {
         if (err === null) this.#onMessage(msg);
+      },
+    });
+    this.#probeSub = this.#nc.subscribe(this.#probeInbox, {
+      callback: (err, msg) => {
+        if (err === null) this.#onProbe(msg);
       },
     });
     this.#lastHeard = Date.now();
@@ -118,6 +128,7 @@ export class Puller implements SlotWaiter {
   resetCredit(): void {
     const lost = this.#credit;
     this.#credit = 0;
+    this.#probeOut = false;
     this.#scheduler.release(lost);
     this.#lastHeard = Date.now();
     this.#checkDrained();
@@ -134,10 +145,12 @@ export class Puller implements SlotWaiter {
       this.#startJob(this.#backlog.shift()!);
     }
     let free = this.#localFree();
-    if (this.#idle) {
-      // An idle consumer keeps one small probe out, so a busy actor in the
-      // same process can use the other slots.
-      free = this.#credit > 0 ? 0 : Math.min(free, 1);
+    if (this.#idle && !this.#opts.burst) {
+      if (!this.#probeOut && this.#credit === 0 && free > 0) {
+        this.#probeOut = true;
+        this.#request(this.#probeInbox, 1);
+      }
+      return;
     }
     while (free > 0) {
       const wanted = Math.min(this.#opts.batch, free);
@@ -157,12 +170,16 @@ export class Puller implements SlotWaiter {
   #pull(n: number): void {
     this.#credit += n;
     this.#pulledOnce = true;
+    this.#request(this.#inbox, n);
+  }
+
+  #request(inbox: string, n: number): void {
     const request = this.#opts.burst
       ? `{"batch":${n},"no_wait":true}`
       : `{"batch":${n},"expires":${this.#opts.pollDelay * 1_000_000}}`;
     try {
       this.#nc.publish(this.#pullSubject, encoder.encode(request), {
-        reply: this.#inbox,
+        reply: inbox,
       });
     } catch {
       // Closed connection: the credit is recovered by the sweep or the
@@ -178,7 +195,6 @@ export class Puller implements SlotWaiter {
       return;
     }
     const m = new JobMessage(msg, meta);
-    this.#deliveredSinceStatus++;
     this.#idle = false;
     if (this.#stopping) {
       // Shutting down: hand it back at once for another copy to take.
@@ -200,6 +216,49 @@ export class Puller implements SlotWaiter {
     if (!this.#opts.burst) this.wake();
   }
 
+  #onProbe(msg: Msg): void {
+    this.#lastHeard = Date.now();
+    const meta = msg.reply ? parseAckSubject(msg.reply) : undefined;
+    this.#probeOut = false;
+    if (meta === undefined) {
+      const code = msg.headers?.code ?? 0;
+      if (code === 100) {
+        this.#probeOut = true;
+        return;
+      }
+      if (code === 503) {
+        this.#onFailure({
+          actor: this.actor.name,
+          status: code,
+          detail: msg.headers?.description || "no responders",
+        });
+        return;
+      }
+      if (code === 409 && /deleted/i.test(msg.headers?.description ?? "")) {
+        this.#fail(code, msg.headers?.description ?? "");
+        return;
+      }
+      this.#checkDrained();
+      if (code === 409) setTimeout(() => this.wake(), 250);
+      else this.wake();
+      return;
+    }
+    const m = new JobMessage(msg, meta);
+    this.#idle = false;
+    if (this.#stopping) {
+      m.nak(0);
+      this.#checkDrained();
+      return;
+    }
+    if (this.#scheduler.take(this, 1) === 1) {
+      this.#startJob(m);
+    } else {
+      // Waits (pulsed) for the next free slot; wake() runs it first.
+      this.#backlog.push(m);
+    }
+    this.wake();
+  }
+
   #onStatus(msg: Msg): void {
     const h = msg.headers;
     const code = h?.code ?? 0;
@@ -212,10 +271,11 @@ export class Puller implements SlotWaiter {
         unfilled = this.#credit;
       }
       unfilled = Math.min(unfilled, this.#credit);
+      // A request that waited its full pollDelay unfilled: the stream ran
+      // dry, so keep only the unreserved probe out until a message comes.
+      if (code !== 409 && unfilled > 0) this.#idle = true;
       this.#credit -= unfilled;
       this.#scheduler.release(unfilled);
-      if (this.#deliveredSinceStatus === 0 && code !== 409) this.#idle = true;
-      this.#deliveredSinceStatus = 0;
       if (code === 409) {
         const text = description.toLowerCase();
         if (text.includes("deleted")) {
@@ -267,16 +327,17 @@ export class Puller implements SlotWaiter {
     void job.run(this.#stats);
     job.finished.then(() => {
       this.#jobs.delete(job);
+      // Queue this actor before giving the slot back, so the slot goes to
+      // the highest-priority waiter, this actor included.
+      if (!this.#stopping) this.#scheduler.wait(this);
       this.#scheduler.release(1);
       this.#checkDrained();
-      // The scheduler wakes waiters on release; this actor asks again too.
-      this.wake();
     });
   }
 
   /** True once there is nothing left to wait for. */
   get idleAndEmpty(): boolean {
-    return this.#credit === 0 && this.#jobs.size === 0 &&
+    return this.#credit === 0 && !this.#probeOut && this.#jobs.size === 0 &&
       this.#backlog.length === 0;
   }
 
@@ -325,5 +386,7 @@ export class Puller implements SlotWaiter {
     this.#timers = [];
     this.#sub?.unsubscribe();
     this.#sub = undefined;
+    this.#probeSub?.unsubscribe();
+    this.#probeSub = undefined;
   }
 }

@@ -128,7 +128,15 @@ export function json<I, O>(
       // Validate the input (not the output): what goes on the wire is what
       // the caller gave, and the consumer applies the schema's transforms.
       const checked = validate(schema, value, name);
-      const write = () => encoder.encode(JSON.stringify(value));
+      const write = () => {
+        const text = JSON.stringify(value);
+        if (text === undefined) {
+          throw new TypeError(
+            `Cannot encode a payload of "${name}": JSON cannot represent ${typeof value}`,
+          );
+        }
+        return encoder.encode(text);
+      };
       return checked instanceof Promise ? checked.then(write) : write();
     },
     decode(bytes: Uint8Array): O | Promise<O> {

@@ -16,7 +16,12 @@ import {
   toCodec,
 } from "./codec.ts";
 import { checkDescription, checkName } from "./_names.ts";
-import { checkLimits, type Limits, msToNanos } from "./limits.ts";
+import {
+  checkLimits,
+  DEFAULT_DUPLICATE_WINDOW,
+  type Limits,
+  msToNanos,
+} from "./limits.ts";
 
 /** Options for {@linkcode Event}. */
 export interface EventOptions<T = unknown, I = T> {
@@ -75,14 +80,31 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
   readonly responseSchema: Schema<RI, R> | undefined;
 
   /**
+   * Declare an event whose payload is JSON checked against a schema.
+   *
    * @param name Kebab-case name, dots allowed (`user-created`,
    *   `billing.invoice-paid`); it is the subject, and cannot change later.
-   * @param schemaOrCodec A Standard Schema (valibot, zod, arktype), or a
-   *   {@linkcode Codec}.
+   * @param schema Any Standard Schema v1 validator (valibot, zod,
+   *   arktype): the payload is JSON checked against it.
    * @param options Description, limits, codec.
    * @throws {TypeError} The name, description or schema is not acceptable.
-   * @throws {RangeError} A limit is not a positive integer.
+   * @throws {RangeError} A limit is not a positive integer, or too large.
    */
+  constructor(
+    name: string,
+    schema: Schema<I, T>,
+    options?: EventOptions<T, I>,
+  );
+  /**
+   * Declare an event whose payload is encoded by a codec.
+   *
+   * @param name Kebab-case name, dots allowed; the subject.
+   * @param codec A {@linkcode Codec} (bytes, text, msgpack, ...).
+   * @param options Description, limits.
+   * @throws {TypeError} The name, description or codec is not acceptable.
+   * @throws {RangeError} A limit is not a positive integer, or too large.
+   */
+  constructor(name: string, codec: Codec<T, I>, options?: EventOptions<T, I>);
   constructor(
     name: string,
     schemaOrCodec: Schema<I, T> | Codec<T, I>,
@@ -99,9 +121,10 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
     this.name = name;
     this.description = options.description;
     this.limits = Object.freeze({ ...options.limits });
+    // Checked even when options.codec replaces it: a wrong argument is a bug.
+    const codec = toCodec(schemaOrCodec, name) as Codec<T, I>;
     this.schema = isSchema(schemaOrCodec) ? schemaOrCodec : undefined;
-    this.codec = options.codec ??
-      (toCodec(schemaOrCodec, name) as Codec<T, I>);
+    this.codec = options.codec ?? codec;
     this.response = undefined;
     this.responseSchema = undefined;
   }
@@ -118,15 +141,36 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
 
   /**
    * A copy of this event whose actors reply: the handler's return value is
-   * encoded by `schemaOrCodec` and sent back to `request`.
+   * encoded by `schemaOrCodec` and sent back to `request`. Register the copy
+   * (in `Events` and in the `Actor`), not the original.
    *
    * @typeParam S The response schema or codec.
    * @param schemaOrCodec The response's schema or codec.
-   * @returns A new event with the same name, stream and codec.
+   * @returns A new event with the same name, stream, limits and codec.
+   * @throws {TypeError} `schemaOrCodec` is neither a schema nor a codec.
+   *
+   * @example Declare an event with a response
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event } from "@walnats/walnats";
+   * import assert from "node:assert/strict";
+   *
+   * const GET_USER = new Event("get-user", v.object({ id: v.number() }))
+   *   .withResponse(v.object({ name: v.string() }));
+   * assert.equal(GET_USER.stream, "get-user");
+   * assert.ok(GET_USER.response !== undefined);
+   * ```
    */
   withResponse<S extends SchemaOrCodec>(
     schemaOrCodec: S,
   ): Event<T, I, OutputOf<S>, InputOf<S>> {
+    if (!isSchema(schemaOrCodec) && !isCodec(schemaOrCodec)) {
+      throw new TypeError(
+        `Cannot add a response to event "${this.name}": expected a Standard Schema (valibot, zod, arktype) or a Codec with encode() and decode(), got ${
+          schemaOrCodec === null ? "null" : typeof schemaOrCodec
+        }`,
+      );
+    }
     const copy = Object.create(Event.prototype) as Event<
       T,
       I,
@@ -140,31 +184,40 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
     return Object.freeze(copy);
   }
 
-  /** The JetStream stream configuration of this event. */
+  /**
+   * The JetStream stream configuration of this event.
+   *
+   * Every limit is set, to the server's default where the event leaves it
+   * out, so that `register` on an existing stream also removes a limit
+   * that was dropped from the event (nats.js merges an update into the old
+   * configuration).
+   *
+   * @returns The configuration `register` creates or updates the stream
+   *   with (ages in nanoseconds).
+   */
   streamConfig(): Partial<StreamConfig> & { name: string } {
     const l = this.limits;
-    const config: Partial<StreamConfig> & { name: string } = {
+    const maxAge = l.maxAge ?? 0;
+    // The server's own default: 2 minutes, or maxAge if that is shorter.
+    const window = l.duplicateWindow ??
+      (maxAge > 0
+        ? Math.min(maxAge, DEFAULT_DUPLICATE_WINDOW)
+        : DEFAULT_DUPLICATE_WINDOW);
+    return {
       name: this.stream,
       subjects: [this.subject],
       retention: "interest" as StreamConfig["retention"],
       description: this.description ?? "",
+      max_age: msToNanos(maxAge),
+      max_msgs: l.maxMessages ?? -1,
+      max_bytes: l.maxBytes ?? -1,
+      max_msg_size: l.maxMessageSize ?? -1,
+      max_consumers: l.maxConsumers ?? -1,
+      num_replicas: l.replicas ?? 1,
+      storage: (l.storage ?? "file") as StreamConfig["storage"],
+      discard: (l.discard ?? "old") as StreamConfig["discard"],
+      duplicate_window: msToNanos(window),
     };
-    if (l.maxAge !== undefined) config.max_age = msToNanos(l.maxAge);
-    if (l.maxMessages !== undefined) config.max_msgs = l.maxMessages;
-    if (l.maxBytes !== undefined) config.max_bytes = l.maxBytes;
-    if (l.maxMessageSize !== undefined) config.max_msg_size = l.maxMessageSize;
-    if (l.maxConsumers !== undefined) config.max_consumers = l.maxConsumers;
-    if (l.replicas !== undefined) config.num_replicas = l.replicas;
-    if (l.storage !== undefined) {
-      config.storage = l.storage as StreamConfig["storage"];
-    }
-    if (l.duplicateWindow !== undefined) {
-      config.duplicate_window = msToNanos(l.duplicateWindow);
-    }
-    if (l.discard !== undefined) {
-      config.discard = l.discard as StreamConfig["discard"];
-    }
-    return config;
   }
 }
 

@@ -6,7 +6,7 @@
 import type { ConnectionOptions } from "@nats-io/nats-core";
 import { connect } from "./connect.ts";
 import { isNatsConnection, type Server } from "./_connection_options.ts";
-import type { AnyEvent, Event } from "./event.ts";
+import type { AnyEvent } from "./event.ts";
 import { type HeaderHook, Publisher } from "./publisher.ts";
 
 /** Options for {@linkcode Events.connect}. */
@@ -46,12 +46,17 @@ export class Events {
   readonly #events: ReadonlyMap<string, AnyEvent>;
 
   /**
-   * @param events The events; names must be unique.
-   * @throws {TypeError} Two different events share a name, or an argument is
-   *   not an `Event`.
+   * Collect the events a publisher emits.
+   *
+   * @param events The events; names must be unique, and no two may map to
+   *   one stream (`a.b` and `a-b`). An event and its `withResponse` copy
+   *   may both be given; the copy is kept.
+   * @throws {TypeError} Two different events share a name or a stream, or
+   *   an argument is not an `Event`.
    */
   constructor(...events: AnyEvent[]) {
     const map = new Map<string, AnyEvent>();
+    const streams = new Map<string, string>();
     for (const event of events) {
       if (
         typeof event !== "object" || event === null ||
@@ -65,14 +70,23 @@ export class Events {
           }`,
         );
       }
+      const owner = streams.get(event.stream);
+      if (owner !== undefined && owner !== event.name) {
+        throw new TypeError(
+          `Cannot create Events: events "${owner}" and "${event.name}" would share the stream "${event.stream}" (dots become dashes); rename one`,
+        );
+      }
+      streams.set(event.stream, event.name);
       const existing = map.get(event.name);
-      if (existing !== undefined && existing !== event) {
-        // withResponse() copies share name and stream: that is fine.
-        if (existing.stream !== event.stream) {
-          throw new TypeError(
-            `Cannot create Events: two events are named "${event.name}"`,
-          );
-        }
+      // A withResponse() copy shares the original's codec: that is fine;
+      // two events built separately under one name are a mistake.
+      if (
+        existing !== undefined && existing !== event &&
+        existing.codec !== event.codec
+      ) {
+        throw new TypeError(
+          `Cannot create Events: two different events are named "${event.name}"`,
+        );
       }
       // Keep the response-carrying copy if both are given.
       if (existing === undefined || event.response !== undefined) {
@@ -87,13 +101,23 @@ export class Events {
     return [...this.#events.values()];
   }
 
-  /** Find a registered event by name. */
+  /**
+   * Find a registered event by name.
+   *
+   * @param name The event name.
+   * @returns The event, or `undefined`.
+   */
   get(name: string): AnyEvent | undefined {
     return this.#events.get(name);
   }
 
-  /** Whether `event` (or one with its name) is registered. */
-  has(event: Event<never, never, unknown, never> | string): boolean {
+  /**
+   * Whether `event` (or one with its name) is registered.
+   *
+   * @param event An event or an event name.
+   * @returns True if an event of that name is in the registry.
+   */
+  has(event: AnyEvent | string): boolean {
     return this.#events.has(typeof event === "string" ? event : event.name);
   }
 
@@ -102,8 +126,22 @@ export class Events {
    *
    * @param server URL, URL list, nats-core options, or an open
    *   `NatsConnection`; default `NATS_URL`, else `nats://127.0.0.1:4222`.
-   * @param options Whether to close a passed-in connection on close.
+   * @param options Whether to close a passed-in connection on close, and
+   *   header hooks.
    * @returns The publisher; dispose of it (or `close()`) when done.
+   * @throws {Error} The server cannot be reached, or has no JetStream.
+   *
+   * @example Share a connection the application already has
+   * ```ts ignore
+   * import { connect, Events } from "@walnats/walnats";
+   *
+   * const nc = await connect("nats://127.0.0.1:4222");
+   * {
+   *   await using pub = await new Events(USER_CREATED).connect(nc);
+   *   await pub.emit(USER_CREATED, { id: 1 });
+   * } // nc is still open here
+   * await nc.close();
+   * ```
    */
   async connect(
     server?: Server,

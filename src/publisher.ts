@@ -15,8 +15,10 @@ import {
 import {
   createInbox,
   headers as natsHeaders,
+  type Msg,
   type MsgHdrs,
   type NatsConnection,
+  type Subscription,
 } from "@nats-io/nats-core";
 import { CloudEvent } from "./cloud_event.ts";
 import type { Codec } from "./codec.ts";
@@ -46,10 +48,12 @@ export interface RegisterOptions {
 
 /** What {@linkcode Publisher.register} did, by event name. */
 export interface RegisterReport {
-  /** Events whose stream was created, or already had this configuration. */
+  /** Events whose stream was created. */
   created: string[];
-  /** Events whose existing stream was updated. */
+  /** Events whose existing stream was updated to the event's configuration. */
   updated: string[];
+  /** Events whose stream already had the event's configuration. */
+  unchanged: string[];
   /** Events skipped because their stream is missing and `create` is false. */
   skipped: string[];
 }
@@ -59,6 +63,7 @@ export interface EmitOptions {
   /**
    * Unique id of the message (`Nats-Msg-Id`): the stream stores a message
    * with the same id only once within its duplicate window.
+   * @default {the CloudEvent id when `meta` is a CloudEvent, else none}
    */
   uid?: string;
   /** Trace id for distributed tracing (`Walnats-Trace`). */
@@ -69,10 +74,10 @@ export interface EmitOptions {
    */
   delay?: number;
   /**
-   * Extra headers (a `traceparent` passes through as it is), or
+   * Extra headers (a W3C `traceparent` passes through as it is), or
    * {@linkcode CloudEvent} metadata sent as `ce-*` headers.
    */
-  meta?: Record<string, string> | CloudEvent;
+  meta?: Readonly<Record<string, string>> | CloudEvent;
   /**
    * Wait for the stream's acknowledgement. With `false` the message is
    * published without one: the fastest, but a message can be lost.
@@ -85,20 +90,33 @@ export interface EmitOptions {
 export interface EmitResult {
   /** Stream sequence number of the stored message. */
   sequence: number;
-  /** True if a message with the same `uid` was already stored. */
+  /**
+   * True if a message with the same `uid` was already stored within the
+   * duplicate window (this one was dropped; `sequence` is the original's).
+   */
   duplicate: boolean;
 }
 
-/** Options for {@linkcode Publisher.emitMany}. */
-export interface EmitManyOptions extends Omit<EmitOptions, "sync" | "uid"> {
+/**
+ * Options for {@linkcode Publisher.emitMany}.
+ *
+ * @typeParam I The messages' type.
+ */
+export interface EmitManyOptions<I = unknown>
+  extends Omit<EmitOptions, "sync" | "uid"> {
   /**
-   * Most publishes awaiting their acknowledgement at once.
+   * Most publishes awaiting their acknowledgement at once (nats.js has no
+   * back-pressure of its own).
    * @default {256}
    */
   window?: number;
-  /** Per-message `uid`, from the message and its index. */
-  uid?: (message: unknown, index: number) => string | undefined;
-  /** Stop sending (the rest are reported as failed). */
+  /**
+   * Per-message `uid`, from the message and its index. With a CloudEvent
+   * `meta` and no `uid`, message `i` gets the id `<id>-<i>` (in `ce-id` and
+   * `Nats-Msg-Id`).
+   */
+  uid?: (message: I, index: number) => string | undefined;
+  /** Stop sending: messages not sent yet are reported as failed. */
   signal?: AbortSignal;
 }
 
@@ -120,15 +138,19 @@ export interface EmitManyResult {
 
 /** Options for {@linkcode Publisher.request}. */
 export interface RequestOptions extends Omit<EmitOptions, "sync"> {
-  /** Milliseconds to wait for the reply. @default {4000} */
+  /**
+   * Milliseconds to wait for the reply, counted from the call (it covers
+   * storing the request too).
+   * @default {4000}
+   */
   timeout?: number;
-  /** Abort waiting for the reply. */
+  /** Abort waiting for the reply; the request rejects with its reason. */
   signal?: AbortSignal;
 }
 
 /** Options for {@linkcode Publisher.monitor}. */
 export interface MonitorOptions {
-  /** Stops the feed. */
+  /** Ends the feed (it also ends when the publisher is closed). */
   signal?: AbortSignal;
 }
 
@@ -154,13 +176,16 @@ export type MonitorItem =
     /** The message's headers. */
     headers: Record<string, string>;
     message?: undefined;
-    /** Why the payload did not decode. */
+    /** Why the payload did not decode (`DecodeError`, `ValidationError`). */
     error: Error;
     /** The raw payload. */
     data: Uint8Array;
   };
 
 const DEFAULT_WINDOW = 256;
+const DEFAULT_TIMEOUT = 4000;
+const STREAM_NOT_FOUND = 10059;
+const STREAM_NAME_EXISTS = 10058;
 
 /**
  * Adds headers to every emitted message (see `EventsConnectOptions`).
@@ -170,8 +195,29 @@ const DEFAULT_WINDOW = 256;
  */
 export type HeaderHook = (event: AnyEvent, headers: MsgHdrs) => void;
 
+/** What only one emit carries, beyond its options. */
+interface Extra {
+  uid?: string | undefined;
+  /** Overrides the CloudEvent's id (emitMany). */
+  ceId?: string | undefined;
+  reply?: string | undefined;
+}
+
 /**
  * A publisher: the connection made by {@linkcode Events.connect}.
+ *
+ * @example Emit and read the acknowledgement
+ * ```ts ignore
+ * import * as v from "valibot";
+ * import { Event, Events } from "@walnats/walnats";
+ *
+ * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+ * await using pub = await new Events(USER_CREATED).connect();
+ * await pub.register();
+ * const { sequence, duplicate } = await pub.emit(USER_CREATED, { id: 1 }, {
+ *   uid: "user-1",
+ * });
+ * ```
  */
 export class Publisher implements AsyncDisposable {
   /** The underlying NATS connection. */
@@ -182,6 +228,7 @@ export class Publisher implements AsyncDisposable {
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
   readonly #hooks: readonly HeaderHook[];
+  readonly #feeds = new Set<Feed>();
   #closed = false;
 
   private constructor(
@@ -199,7 +246,15 @@ export class Publisher implements AsyncDisposable {
     this.#closeConnection = closeConnection;
   }
 
-  /** @internal Used by {@linkcode Events.connect}. */
+  /**
+   * Used by {@linkcode Events.connect}; not meant to be called directly.
+   *
+   * @param nc An open connection.
+   * @param events The registered events.
+   * @param closeConnection Close `nc` when the publisher is closed.
+   * @param hooks Header hooks run on every emit.
+   * @returns The publisher.
+   */
   static async open(
     nc: NatsConnection,
     events: AnyEvent[],
@@ -210,13 +265,24 @@ export class Publisher implements AsyncDisposable {
     return new Publisher(nc, jsm, events, closeConnection, hooks);
   }
 
+  /** The registered events. */
+  get events(): AnyEvent[] {
+    return [...this.#events.values()];
+  }
+
   #registered(event: AnyEvent, action: string): AnyEvent {
-    const known = this.#events.get(event?.name);
+    const name = (event as { name?: unknown } | null)?.name;
+    const known = typeof name === "string" ? this.#events.get(name) : undefined;
     if (known === undefined) {
       throw new TypeError(
         `Cannot ${action} event "${
-          event?.name ?? String(event)
+          typeof name === "string" ? name : String(event)
         }": it is not registered; add it to the Events registry`,
+      );
+    }
+    if (this.#closed) {
+      throw new TypeError(
+        `Cannot ${action} event "${name}": the publisher is closed`,
       );
     }
     return event;
@@ -225,15 +291,27 @@ export class Publisher implements AsyncDisposable {
   /**
    * Create or update the streams of all registered events, concurrently.
    *
+   * Each stream is looked up first; a missing one is created (if
+   * `create`), an existing one is compared with the event's configuration
+   * by the server and updated if it differs (if `update`). Every event is
+   * tried; the first failure is thrown after all have settled.
+   *
    * @param options Whether to create missing and update differing streams.
    * @returns What was done to each event's stream.
-   * @throws {StreamExistsError} A stream differs and `update` is false.
-   * @throws {StreamConfigError} The server refused a configuration.
+   * @throws {StreamExistsError} A stream differs and `update` is false
+   *   (JetStream error 10058).
+   * @throws {StreamConfigError} The server refused a configuration or an
+   *   update (for example a change of storage type).
    */
   async register(options: RegisterOptions = {}): Promise<RegisterReport> {
     const create = options.create ?? true;
     const update = options.update ?? true;
-    const report: RegisterReport = { created: [], updated: [], skipped: [] };
+    const report: RegisterReport = {
+      created: [],
+      updated: [],
+      unchanged: [],
+      skipped: [],
+    };
     const results = await Promise.allSettled(
       [...this.#events.values()].map(async (event) => {
         const outcome = await this.#registerOne(event, create, update);
@@ -242,6 +320,7 @@ export class Publisher implements AsyncDisposable {
     );
     const failed = results.find((r) => r.status === "rejected");
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+    for (const list of Object.values(report)) list.sort();
     return report;
   }
 
@@ -251,50 +330,49 @@ export class Publisher implements AsyncDisposable {
     update: boolean,
   ): Promise<keyof RegisterReport> {
     const config = event.streamConfig();
-    if (!create) {
-      try {
-        await this.#jsm.streams.info(config.name);
-      } catch (error) {
-        if (error instanceof JetStreamApiError && error.code === 10059) {
-          return "skipped";
-        }
-        throw error;
-      }
-      if (!update) return "skipped";
-      return await this.#update(event, config);
-    }
+    let exists = true;
     try {
-      await this.#jsm.streams.add(config);
-      return "created";
+      await this.#jsm.streams.info(config.name);
     } catch (error) {
       if (!(error instanceof JetStreamApiError)) throw error;
-      if (error.code === 10058) {
-        if (!update) {
-          throw new StreamExistsError(event.name, error.code, error.message, {
-            cause: error,
-          });
-        }
-        return await this.#update(event, config);
-      }
-      throw new StreamConfigError(event.name, error.code, error.message, {
-        cause: error,
-      });
+      if (error.code !== STREAM_NOT_FOUND) throw configError(event, error);
+      exists = false;
     }
-  }
-
-  async #update(
-    event: AnyEvent,
-    config: ReturnType<AnyEvent["streamConfig"]>,
-  ): Promise<"updated"> {
+    if (!exists) {
+      if (!create) return "skipped";
+      try {
+        await this.#jsm.streams.add(config);
+        return "created";
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError)) throw error;
+        // Someone else created it meanwhile: compare with theirs below.
+        if (error.code !== STREAM_NAME_EXISTS) throw configError(event, error);
+      }
+    }
+    // Adding an existing stream succeeds only if the server finds the
+    // configuration identical (after filling in its defaults).
+    let differs: JetStreamApiError;
+    try {
+      await this.#jsm.streams.add(config);
+      return "unchanged";
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError)) throw error;
+      if (error.code !== STREAM_NAME_EXISTS) throw configError(event, error);
+      differs = error;
+    }
+    if (!update) {
+      throw new StreamExistsError(
+        event.name,
+        differs.code,
+        describe(differs),
+        { cause: differs },
+      );
+    }
     try {
       await this.#jsm.streams.update(config.name, config);
       return "updated";
     } catch (error) {
-      if (error instanceof JetStreamApiError) {
-        throw new StreamConfigError(event.name, error.code, error.message, {
-          cause: error,
-        });
-      }
+      if (error instanceof JetStreamApiError) throw configError(event, error);
       throw error;
     }
   }
@@ -304,34 +382,53 @@ export class Publisher implements AsyncDisposable {
     event: AnyEvent,
     message: unknown,
     options: EmitOptions,
-    uid: string | undefined,
+    extra: Extra,
   ): Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }> {
     const data = await event.codec.encode(message);
-    const limit = event.limits.maxMessageSize;
-    if (limit !== undefined && data.length > limit) {
-      throw new PayloadTooLargeError(
-        event.name,
-        data.length,
-        limit,
-        "maxMessageSize",
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
       );
     }
-    const maxPayload = this.nc.info?.max_payload;
-    if (maxPayload !== undefined && data.length > maxPayload) {
-      throw new PayloadTooLargeError(
-        event.name,
-        data.length,
-        maxPayload,
-        "server's max_payload",
-      );
-    }
-    let headers = buildHeaders(options, uid);
+    let headers = buildHeaders(event.name, options, extra);
     if (this.#hooks.length > 0) {
       headers ??= natsHeaders();
       for (const hook of this.#hooks) hook(event, headers);
-      if ([...headers.keys()].length === 0) headers = undefined;
+      if (headers.keys().length === 0) headers = undefined;
+    }
+    const size = data.length + headerSize(headers);
+    const limit = event.limits.maxMessageSize;
+    if (limit !== undefined && size > limit) {
+      throw new PayloadTooLargeError(
+        event.name,
+        size,
+        limit,
+        "maxMessageSize (headers count too)",
+      );
+    }
+    const maxPayload = this.nc.info?.max_payload;
+    if (maxPayload !== undefined && size > maxPayload) {
+      throw new PayloadTooLargeError(
+        event.name,
+        size,
+        maxPayload,
+        "server's max_payload (headers count too)",
+      );
     }
     return { data, headers };
+  }
+
+  async #publish(
+    event: AnyEvent,
+    data: Uint8Array,
+    headers: MsgHdrs | undefined,
+  ): Promise<EmitResult> {
+    const ack = await this.js.publish(
+      event.subject,
+      data,
+      headers ? { headers } : undefined,
+    );
+    return toResult(ack);
   }
 
   /**
@@ -346,19 +443,59 @@ export class Publisher implements AsyncDisposable {
    * @param options uid, traceId, delay, meta, sync.
    * @returns The stream's acknowledgement, or `undefined` with `sync: false`.
    * @throws {ValidationError} The payload does not match the schema.
-   * @throws {PayloadTooLargeError} The encoded payload is over a size limit.
-   * @throws {TypeError} The event is not registered.
+   * @throws {PayloadTooLargeError} The encoded message (payload and
+   *   headers) is over the event's `maxMessageSize` or the server's
+   *   `max_payload`.
+   * @throws {TypeError} The event is not registered, the publisher is
+   *   closed, or `uid` or a `meta` header is malformed.
+   * @throws {RangeError} `delay` is negative or not finite.
+   *
+   * @example Emit with options
+   * ```ts ignore
+   * const ack = await pub.emit(USER_CREATED, { id: 1 }, {
+   *   uid: "user-1",
+   *   delay: 60_000,
+   *   meta: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+   * });
+   * console.log(ack.sequence, ack.duplicate);
+   * ```
    */
   emit<I>(
     event: Event<unknown, I, unknown, unknown>,
     message: NoInfer<I>,
     options?: EmitOptions & { sync?: true },
   ): Promise<EmitResult>;
+  /**
+   * Emit without waiting for the stream's acknowledgement (`sync: false`).
+   *
+   * @typeParam I The event's input payload type.
+   * @param event A registered event.
+   * @param message The payload.
+   * @param options uid, traceId, delay, meta, and `sync: false`.
+   * @returns `undefined`, once the message is handed to the connection.
+   * @throws {ValidationError} The payload does not match the schema.
+   * @throws {PayloadTooLargeError} The encoded message is too large.
+   * @throws {TypeError} The event is not registered, or an option is
+   *   malformed.
+   */
   emit<I>(
     event: Event<unknown, I, unknown, unknown>,
     message: NoInfer<I>,
     options: EmitOptions & { sync: false },
   ): Promise<undefined>;
+  /**
+   * Emit, acknowledged or not depending on `options.sync`.
+   *
+   * @typeParam I The event's input payload type.
+   * @param event A registered event.
+   * @param message The payload.
+   * @param options uid, traceId, delay, meta, sync.
+   * @returns The acknowledgement, or `undefined` with `sync: false`.
+   * @throws {ValidationError} The payload does not match the schema.
+   * @throws {PayloadTooLargeError} The encoded message is too large.
+   * @throws {TypeError} The event is not registered, or an option is
+   *   malformed.
+   */
   emit<I>(
     event: Event<unknown, I, unknown, unknown>,
     message: NoInfer<I>,
@@ -370,26 +507,21 @@ export class Publisher implements AsyncDisposable {
     options: EmitOptions = {},
   ): Promise<EmitResult | undefined> {
     const ev = this.#registered(event as AnyEvent, "emit");
-    const uid = options.uid ??
-      (options.meta instanceof CloudEvent
-        ? options.meta.attributes.id
-        : undefined);
-    const { data, headers } = await this.#prepare(ev, message, options, uid);
+    const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
       return undefined;
     }
-    const ack = await this.js.publish(
-      ev.subject,
-      data,
-      headers ? { headers } : undefined,
-    );
-    return toResult(ack);
+    return await this.#publish(ev, data, headers);
   }
 
   /**
    * Emit many messages of one event with a bounded window of publishes in
    * flight, and report exactly which failed so they can be retried.
+   *
+   * Every message is validated and acknowledged like `emit` (`sync: true`).
+   * A message that fails (validation, size, the server) does not stop the
+   * others.
    *
    * @typeParam I The event's input payload type.
    * @param event A registered event.
@@ -397,11 +529,22 @@ export class Publisher implements AsyncDisposable {
    * @param options Window size, per-message uid, shared emit options.
    * @returns Acknowledgements and failures by index.
    * @throws {TypeError} The event is not registered.
+   * @throws {RangeError} `window` is not a positive integer.
+   *
+   * @example Emit in bulk and retry the failures
+   * ```ts ignore
+   * const users = [{ id: 1 }, { id: 2 }, { id: 3 }];
+   * const { failures } = await pub.emitMany(USER_CREATED, users, {
+   *   window: 64,
+   *   uid: (user) => `user-${user.id}`,
+   * });
+   * const retry = failures.map((f) => users[f.index]!);
+   * ```
    */
   async emitMany<I>(
     event: Event<unknown, I, unknown, unknown>,
     messages: Iterable<NoInfer<I>>,
-    options: EmitManyOptions = {},
+    options: EmitManyOptions<NoInfer<I>> = {},
   ): Promise<EmitManyResult> {
     const ev = this.#registered(event as AnyEvent, "emit");
     const window = options.window ?? DEFAULT_WINDOW;
@@ -414,56 +557,51 @@ export class Publisher implements AsyncDisposable {
     if (options.traceId !== undefined) shared.traceId = options.traceId;
     if (options.delay !== undefined) shared.delay = options.delay;
     if (options.meta !== undefined) shared.meta = options.meta;
+    const cloud = options.meta instanceof CloudEvent ? options.meta : undefined;
     const items = [...messages];
-    const results: (EmitResult | undefined)[] = new Array(items.length);
+    const results: (EmitResult | undefined)[] = new Array(items.length)
+      .fill(undefined);
     const failures: EmitFailure[] = [];
     let next = 0;
-    const worker = async () => {
-      while (true) {
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
         const index = next++;
-        if (index >= items.length) return;
+        const item = items[index] as I;
         if (options.signal?.aborted) {
           failures.push({
             index,
-            error: new Error("Aborted before sending", {
-              cause: options.signal.reason,
-            }),
+            error: new Error(
+              `Cannot emit event "${ev.name}": aborted before sending`,
+              { cause: options.signal.reason },
+            ),
           });
           continue;
         }
         try {
-          const uid = options.uid?.(items[index], index) ??
-            (options.meta instanceof CloudEvent
-              ? `${options.meta.attributes.id}-${index}`
-              : undefined);
-          const { data, headers } = await this.#prepare(
-            ev,
-            items[index],
-            shared,
+          const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
+          const uid = options.uid?.(item, index) ?? ceId;
+          const { data, headers } = await this.#prepare(ev, item, shared, {
             uid,
-          );
-          const ack = await this.js.publish(
-            ev.subject,
-            data,
-            headers ? { headers } : undefined,
-          );
-          results[index] = toResult(ack);
+            ceId,
+          });
+          results[index] = await this.#publish(ev, data, headers);
         } catch (error) {
           failures.push({ index, error: asError(error) });
         }
       }
     };
-    const workers = Array.from(
-      { length: Math.min(window, items.length) },
-      worker,
+    await Promise.all(
+      Array.from({ length: Math.min(window, items.length) }, worker),
     );
-    await Promise.all(workers);
     failures.sort((a, b) => a.index - b.index);
     return { results, failures };
   }
 
   /**
    * Emit a message and wait for the first actor's reply.
+   *
+   * The message carries a `Walnats-Reply` header naming a fresh inbox; the
+   * inbox subscription is removed whatever the outcome.
    *
    * @typeParam I The event's input payload type.
    * @typeParam R The response type.
@@ -472,126 +610,113 @@ export class Publisher implements AsyncDisposable {
    * @param options Timeout (ms), abort signal, and emit options.
    * @returns The decoded reply.
    * @throws {RequestTimeoutError} No reply within `timeout`.
+   * @throws {ValidationError} The payload, or the reply, does not match its
+   *   schema.
    * @throws {TypeError} The event has no response codec or is not registered.
+   * @throws {RangeError} `timeout` is not a positive number.
+   *
+   * @example Ask and wait for the answer
+   * ```ts ignore
+   * const GET_USER = new Event("get-user", v.object({ id: v.number() }))
+   *   .withResponse(v.object({ name: v.string() }));
+   * const { name } = await pub.request(GET_USER, { id: 1 }, { timeout: 2000 });
+   * ```
    */
   async request<I, R>(
-    event: Event<unknown, I, R, unknown>,
+    // The conditional rejects, at compile time, events without a response.
+    event:
+      & Event<unknown, I, R, unknown>
+      & ([R] extends [never] ? { readonly response: never } : unknown),
     message: NoInfer<I>,
     options: RequestOptions = {},
   ): Promise<R> {
     const ev = this.#registered(event as AnyEvent, "request");
-    const codec = event.response as Codec<R, unknown> | undefined;
+    const codec = (ev.response ?? this.#events.get(ev.name)?.response) as
+      | Codec<R, unknown>
+      | undefined;
     if (codec === undefined) {
       throw new TypeError(
         `Cannot request event "${ev.name}": it has no response; use event.withResponse(schema)`,
       );
     }
-    const timeout = options.timeout ?? 4000;
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) {
+      throw new RangeError(
+        `Cannot request event "${ev.name}": timeout must be a positive number of milliseconds, got ${timeout}`,
+      );
+    }
+    const signal = options.signal;
+    signal?.throwIfAborted();
     const inbox = createInbox(inboxPrefix(this.nc));
     const sub = this.nc.subscribe(inbox, { max: 1 });
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => sub.unsubscribe();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+    let onAbort: (() => void) | undefined;
     try {
-      const meta = options.meta instanceof CloudEvent
-        ? options.meta.headers()
-        : options.meta;
-      await this.emit(event, message, {
-        ...options,
-        meta: { ...meta, [HEADER_REPLY]: inbox },
-        sync: true,
+      const stopped = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new RequestTimeoutError(ev.name, timeout)),
+          timeout,
+        );
+        if (signal !== undefined) {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener("abort", onAbort, { once: true });
+        }
       });
-      const reply = (async () => {
+      const work = (async (): Promise<Msg> => {
+        const { data, headers } = await this.#prepare(ev, message, options, {
+          reply: inbox,
+        });
+        await this.#publish(ev, data, headers);
         for await (const msg of sub) return msg;
-        return undefined;
-      })();
-      const expired = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), timeout);
-      });
-      const msg = await Promise.race([reply, expired]);
-      if (msg === "timeout") throw new RequestTimeoutError(ev.name, timeout);
-      if (msg === undefined) {
-        options.signal?.throwIfAborted();
         throw new RequestTimeoutError(ev.name, timeout);
-      }
-      return await codec.decode(msg.data);
+      })();
+      // Whichever loses the race must not reject unobserved.
+      work.catch(() => {});
+      stopped.catch(() => {});
+      const reply = await Promise.race([work, stopped]);
+      return await codec.decode(reply.data);
     } finally {
       clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onAbort);
-      sub.unsubscribe();
+      if (onAbort !== undefined) {
+        signal?.removeEventListener("abort", onAbort);
+      }
+      if (!sub.isClosed()) sub.unsubscribe();
     }
   }
 
   /**
    * A live feed of every registered event's messages (a core subscription:
    * nothing is stored or acknowledged). Payloads that do not decode are
-   * yielded with their error and bytes.
+   * yielded with their error and bytes, not thrown.
+   *
+   * The subscriptions are made when `monitor` is called, so messages this
+   * publisher emits afterwards are seen; for messages from other
+   * connections, `await pub.nc.flush()` first. The feed ends when `signal`
+   * aborts, when the publisher closes, or when the loop over it stops.
    *
    * @param options `signal` ends the feed.
    * @returns The feed.
+   * @throws {TypeError} The publisher is closed.
+   *
+   * @example Watch everything for ten seconds
+   * ```ts ignore
+   * for await (const item of pub.monitor({ signal: AbortSignal.timeout(10_000) })) {
+   *   console.log(item.event.name, item.error ?? item.message);
+   * }
+   * ```
    */
-  async *monitor(options: MonitorOptions = {}): AsyncIterableIterator<
-    MonitorItem
-  > {
-    const queue: MonitorItem[] = [];
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      wake?.();
-      wake = undefined;
-    };
-    const subs = [...this.#events.values()].map((event) =>
-      this.nc.subscribe(event.subject, {
-        callback: (err, msg) => {
-          if (err !== null) return;
-          const headers = headersToRecord(msg.headers);
-          const push = (item: MonitorItem) => {
-            queue.push(item);
-            notify();
-          };
-          const fail = (error: unknown) =>
-            push({
-              event,
-              subject: msg.subject,
-              headers,
-              error: error instanceof DecodeError ||
-                  error instanceof Error
-                ? error
-                : new DecodeError(String(error)),
-              data: msg.data,
-            });
-          try {
-            const decoded = event.codec.decode(msg.data);
-            if (decoded instanceof Promise) {
-              decoded.then(
-                (message) =>
-                  push({ event, subject: msg.subject, headers, message }),
-                fail,
-              );
-            } else {
-              push({ event, subject: msg.subject, headers, message: decoded });
-            }
-          } catch (error) {
-            fail(error);
-          }
-        },
-      })
-    );
-    const signal = options.signal;
-    signal?.addEventListener("abort", notify, { once: true });
-    try {
-      await this.nc.flush();
-      while (!signal?.aborted) {
-        const item = queue.shift();
-        if (item !== undefined) {
-          yield item;
-          continue;
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-    } finally {
-      signal?.removeEventListener("abort", notify);
-      for (const sub of subs) sub.unsubscribe();
+  monitor(options: MonitorOptions = {}): AsyncIterableIterator<MonitorItem> {
+    if (this.#closed) {
+      throw new TypeError("Cannot monitor events: the publisher is closed");
     }
+    const feed = new Feed(
+      this.nc,
+      [...this.#events.values()],
+      options.signal,
+      (ended) => this.#feeds.delete(ended),
+    );
+    if (!feed.ended) this.#feeds.add(feed);
+    return feed;
   }
 
   /** Whether {@linkcode close} was called. */
@@ -600,15 +725,17 @@ export class Publisher implements AsyncDisposable {
   }
 
   /**
-   * Flush pending publishes, then close the connection if this publisher
-   * owns it.
+   * End monitor feeds, then drain and close the connection if this
+   * publisher owns it, else flush what was published.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const feed of [...this.#feeds]) feed.end();
+    if (this.nc.isClosed()) return;
     if (this.#closeConnection) {
-      if (!this.nc.isClosed()) await this.nc.drain();
-    } else if (!this.nc.isClosed()) {
+      await this.nc.drain();
+    } else {
       await this.nc.flush();
     }
   }
@@ -616,6 +743,106 @@ export class Publisher implements AsyncDisposable {
   /** Same as {@linkcode close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** A monitor feed: subscribed at once, decoded in arrival order. */
+class Feed implements AsyncIterableIterator<MonitorItem> {
+  readonly #queue: { event: AnyEvent; msg: Msg }[] = [];
+  readonly #subs: Subscription[];
+  readonly #signal: AbortSignal | undefined;
+  readonly #onEnd: (feed: Feed) => void;
+  #waiters: (() => void)[] = [];
+  #error: Error | undefined;
+  #ended = false;
+
+  constructor(
+    nc: NatsConnection,
+    events: AnyEvent[],
+    signal: AbortSignal | undefined,
+    onEnd: (feed: Feed) => void,
+  ) {
+    this.#signal = signal;
+    this.#onEnd = onEnd;
+    this.#subs = events.map((event) =>
+      nc.subscribe(event.subject, {
+        callback: (err, msg) => {
+          if (err !== null) {
+            this.#error ??= err;
+            this.end();
+            return;
+          }
+          this.#queue.push({ event, msg });
+          this.#wake();
+        },
+      })
+    );
+    if (signal?.aborted) this.end();
+    signal?.addEventListener("abort", this.end, { once: true });
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Stop: unsubscribe and let pending `next()` calls finish. */
+  readonly end = (): void => {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#queue.length = 0;
+    this.#signal?.removeEventListener("abort", this.end);
+    for (const sub of this.#subs) {
+      if (!sub.isClosed()) sub.unsubscribe();
+    }
+    this.#onEnd(this);
+    this.#wake();
+  };
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async next(): Promise<IteratorResult<MonitorItem, undefined>> {
+    while (true) {
+      const raw = this.#queue.shift();
+      if (raw !== undefined) {
+        return { done: false, value: await decodeItem(raw.event, raw.msg) };
+      }
+      if (this.#error !== undefined) {
+        const error = this.#error;
+        this.#error = undefined;
+        throw error;
+      }
+      if (this.#ended) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  return(): Promise<IteratorResult<MonitorItem, undefined>> {
+    this.end();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<MonitorItem> {
+    return this;
+  }
+}
+
+async function decodeItem(event: AnyEvent, msg: Msg): Promise<MonitorItem> {
+  const headers = headersToRecord(msg.headers);
+  try {
+    const message = await event.codec.decode(msg.data);
+    return { event, subject: msg.subject, headers, message };
+  } catch (error) {
+    return {
+      event,
+      subject: msg.subject,
+      headers,
+      error: error instanceof Error ? error : new DecodeError(String(error)),
+      data: msg.data,
+    };
   }
 }
 
@@ -627,41 +854,118 @@ function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** Build the wire headers of an emit. */
+function describe(error: JetStreamApiError): string {
+  return error.apiError().description ?? error.message;
+}
+
+function configError(
+  event: AnyEvent,
+  error: JetStreamApiError,
+): StreamConfigError {
+  return new StreamConfigError(event.name, error.code, describe(error), {
+    cause: error,
+  });
+}
+
+/** Bytes the headers take on the wire (they count against size limits). */
+function headerSize(h: MsgHdrs | undefined): number {
+  if (h === undefined) return 0;
+  let text = "NATS/1.0\r\n";
+  for (const [key, values] of h) {
+    for (const value of values) text += `${key}: ${value}\r\n`;
+  }
+  text += "\r\n";
+  return new TextEncoder().encode(text).length;
+}
+
+/**
+ * Build the wire headers of an emit; `undefined` when there are none.
+ *
+ * @param event Event name, for error messages.
+ * @param options The emit options.
+ * @param extra Per-message uid (overrides `options.uid`), CloudEvent id
+ *   override, reply inbox.
+ * @param now Current time, epoch milliseconds (a seam for tests).
+ * @returns The headers.
+ * @throws {TypeError} `uid`, `traceId` or a `meta` header is malformed.
+ * @throws {RangeError} `delay` is negative or not finite.
+ */
 export function buildHeaders(
+  event: string,
   options: EmitOptions,
-  uid: string | undefined,
+  extra: Extra = {},
   now: number = Date.now(),
 ): MsgHdrs | undefined {
-  const meta = options.meta instanceof CloudEvent
-    ? options.meta.headers()
-    : options.meta;
-  if (
-    uid === undefined && options.traceId === undefined &&
-    options.delay === undefined && (meta === undefined ||
-      Object.keys(meta).length === 0)
-  ) {
-    return undefined;
+  const what = `Cannot emit event "${event}"`;
+  let meta: Readonly<Record<string, string>> | undefined;
+  let uid = extra.uid ?? options.uid;
+  if (options.meta instanceof CloudEvent) {
+    const cloud = options.meta;
+    meta = cloud.headers();
+    if (extra.ceId !== undefined) {
+      meta = new CloudEvent({ ...cloud.attributes, id: extra.ceId }).headers();
+    }
+    uid ??= extra.ceId ?? cloud.attributes.id;
+  } else if (options.meta !== undefined) {
+    if (typeof options.meta !== "object" || options.meta === null) {
+      throw new TypeError(
+        `${what}: meta must be a record of headers or a CloudEvent`,
+      );
+    }
+    meta = options.meta;
   }
   const h = natsHeaders();
-  if (meta !== undefined) {
-    for (const [key, value] of Object.entries(meta)) h.set(key, value);
+  const set = (key: string, value: unknown, field: string) => {
+    if (typeof value !== "string") {
+      throw new TypeError(
+        `${what}: ${field} must be a string, got ${typeof value}`,
+      );
+    }
+    try {
+      h.set(key, value);
+    } catch (error) {
+      throw new TypeError(
+        `${what}: ${field} is not a valid NATS header (${
+          (error as Error).message
+        })`,
+        { cause: error },
+      );
+    }
+  };
+  for (const [key, value] of Object.entries(meta ?? {})) {
+    set(key, value, `meta header "${key}"`);
   }
-  if (uid !== undefined) h.set(HEADER_ID, uid);
-  if (options.traceId !== undefined) h.set(HEADER_TRACE, options.traceId);
+  if (uid !== undefined) {
+    if (uid === "") throw new TypeError(`${what}: uid must not be empty`);
+    set(HEADER_ID, uid, "uid");
+  }
+  if (options.traceId !== undefined) {
+    set(HEADER_TRACE, options.traceId, "traceId");
+  }
   if (options.delay !== undefined) {
-    if (!Number.isFinite(options.delay) || options.delay < 0) {
+    if (
+      typeof options.delay !== "number" || !Number.isFinite(options.delay) ||
+      options.delay < 0
+    ) {
       throw new RangeError(
-        `Cannot emit: delay must be a non-negative number of milliseconds, got ${options.delay}`,
+        `${what}: delay must be a non-negative number of milliseconds, got ${
+          String(options.delay)
+        }`,
       );
     }
     // True UTC epoch seconds with a fraction, as text (walnats' format).
-    h.set(HEADER_DELAY, String((now + options.delay) / 1000));
+    set(HEADER_DELAY, String((now + options.delay) / 1000), "delay");
   }
-  return h;
+  if (extra.reply !== undefined) set(HEADER_REPLY, extra.reply, "reply");
+  return h.keys().length === 0 ? undefined : h;
 }
 
-/** Headers as a plain record (first value of each key). */
+/**
+ * Headers as a plain record (first value of each key).
+ *
+ * @param h The headers.
+ * @returns Header names to their first value.
+ */
 export function headersToRecord(
   h: MsgHdrs | undefined,
 ): Record<string, string> {
