@@ -43,6 +43,13 @@ export type {
 } from "./src/actor.ts";
 export { Actors } from "./src/actors.ts";
 export type { ActorsConnectOptions } from "./src/actors.ts";
+export { Clock, MINUTE_PASSED, nextFireTimes, tickCodec } from "./src/clock.ts";
+export type {
+  ClockOptions,
+  ClockReport,
+  ClockRunOptions,
+  TickPublisher,
+} from "./src/clock.ts";
 export { CloudEvent } from "./src/cloud_event.ts";
 export type { CloudEventAttributes } from "./src/cloud_event.ts";
 export { isCodec, isSchema, json, validate } from "./src/codec.ts";
@@ -53,6 +60,15 @@ export type {
   Schema,
   SchemaOrCodec,
 } from "./src/codec.ts";
+export { bytes, date, encrypt, gzip, hmac, text } from "./src/codecs/mod.ts";
+export type {
+  EncryptKey,
+  EncryptOptions,
+  GzipOptions,
+  HmacHash,
+  HmacKey,
+  HmacOptions,
+} from "./src/codecs/mod.ts";
 export { connect, runtime } from "./src/connect.ts";
 export type { Server } from "./src/_connection_options.ts";
 export type { Context } from "./src/context.ts";

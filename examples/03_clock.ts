@@ -11,7 +11,7 @@
 //   deno run -A examples/03_clock.ts
 import process from "node:process";
 import { Actor, Actors, Event, Events } from "../mod.ts";
-import { Clock, tickCodec } from "../src/clock.ts";
+import { Clock, tickCodec } from "../mod.ts";
 
 const SECOND_PASSED = new Event("second-passed", tickCodec("second-passed"), {
   description: "a second passed; the payload is the tick's time",

@@ -15,7 +15,7 @@ import {
   sleepUntil,
   systemTimers,
   type Timers,
-} from "./decorators/_timers.ts";
+} from "./_timers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });

@@ -668,7 +668,9 @@ export class Publisher implements AsyncDisposable {
         });
         await this.#publish(ev, data, headers);
         for await (const msg of sub) return msg;
-        throw new RequestTimeoutError(ev.name, timeout);
+        throw new Error(
+          `Cannot request event "${ev.name}": the connection closed before a reply arrived`,
+        );
       })();
       // Whichever loses the race must not reject unobserved.
       work.catch(() => {});
@@ -777,8 +779,15 @@ class Feed implements AsyncIterableIterator<MonitorItem> {
         },
       })
     );
+    // The connection closing (or a permissions error) ends the feed too.
+    for (const sub of this.#subs) {
+      sub.closed.then((error) => {
+        if (error instanceof Error && !this.#ended) this.#error ??= error;
+        this.end();
+      });
+    }
     if (signal?.aborted) this.end();
-    signal?.addEventListener("abort", this.end, { once: true });
+    else signal?.addEventListener("abort", this.end, { once: true });
   }
 
   get ended(): boolean {

@@ -857,4 +857,12 @@ test("monitor() unsubscribes when the loop breaks, the signal aborts or the publ
   assert.deepEqual(await pending, { done: true, value: undefined });
   assert.equal(subscriptions(nc), before, "close ends every feed");
   await nc.close();
+
+  // The connection closing under a feed ends it as well.
+  const nc2 = await rawConnect(server);
+  const pub2 = await new Events(USER_CREATED).connect(nc2);
+  const orphan = pub2.monitor();
+  const last = orphan.next();
+  await nc2.close();
+  assert.deepEqual(await last, { done: true, value: undefined });
 });

@@ -5,7 +5,7 @@
  */
 import type { Context } from "../context.ts";
 import { checkHandler, type Decorator, keepName } from "./decorator.ts";
-import { systemTimers, type Timers } from "./_timers.ts";
+import { systemTimers, type Timers } from "../_timers.ts";
 
 /** Options for {@linkcode rateLimit}. */
 export interface RateLimitOptions {

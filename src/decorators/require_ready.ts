@@ -5,7 +5,7 @@
  */
 import type { Context } from "../context.ts";
 import { checkHandler, type Decorator, keepName } from "./decorator.ts";
-import { sleep, systemTimers, type Timers } from "./_timers.ts";
+import { sleep, systemTimers, type Timers } from "../_timers.ts";
 
 /** Options for {@linkcode requireReady}. */
 export interface RequireReadyOptions {
