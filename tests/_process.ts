@@ -20,8 +20,12 @@ export class Child implements AsyncDisposable {
       new URL(`./fixtures/${fixture}`, import.meta.url),
     );
     const [cmd, argv] = runtimeArgs(script);
+    // Children get their server as an argument, never from NATS_URL.
+    const env = { ...process.env };
+    delete env.NATS_URL;
     this.proc = spawn(cmd, [...argv, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
+      env,
     });
     let partial = "";
     this.proc.stdout!.on("data", (chunk: Uint8Array) => {
