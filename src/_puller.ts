@@ -152,6 +152,13 @@ export class Puller implements SlotWaiter {
       }
       return;
     }
+    // While requests are still out, wait until half a batch of slots is
+    // free before asking again: jobs that end one by one would otherwise
+    // cost one pull request each.
+    const threshold = Math.ceil(
+      Math.min(this.#opts.batch, this.actor.maxJobs) / 2,
+    );
+    if (this.#credit > 0 && free < threshold) return;
     while (free > 0) {
       const wanted = Math.min(this.#opts.batch, free);
       const granted = this.#scheduler.take(this, wanted);

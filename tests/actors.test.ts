@@ -488,3 +488,29 @@ test("Actor rejects bad names and options at construction", () => {
   assert.equal(ok.retryDelayFor(2), 20);
   assert.equal(ok.retryDelayFor(9), 20);
 });
+
+test("when the dead-letter copy cannot be stored the original is nak'd, not lost", async () => {
+  await using server = await NatsServer.start();
+  const EV = new Event("no-dlq", Num);
+  const A = new Actor("no-dlq-worker", EV, () => {}, { retryDelay: [100] });
+  await using ctx = await setup(server, A);
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const jsm = await jetstreamManager(ctx.pub.nc);
+  await jsm.streams.delete("walnats_dlq_no-dlq");
+  await ctx.pub.js.publish("no-dlq", new TextEncoder().encode("garbage"));
+  const first = await ctx.sub.listen({ burst: true, logger: silentLogger });
+  assert.equal(first.deadLettered, 0);
+  assert.equal(first.failed, 1);
+  const info = await consumerInfo(ctx.sub.nc, "no-dlq", "no-dlq-worker");
+  assert.equal(info.num_ack_pending + info.num_pending, 1, "still there");
+  // Once the dead-letter stream exists again, the next delivery lands there.
+  await ctx.sub.register();
+  await waitFor(async () => {
+    const r = await ctx.sub.listen({ burst: true, logger: silentLogger });
+    return r.deadLettered === 1;
+  }, { what: "the poison to be dead-lettered" });
+  const dead = await ctx.sub.deadLetters(A);
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]!.reason, "poison");
+  await settled(ctx.sub, "no-dlq", "no-dlq-worker");
+});
