@@ -115,12 +115,12 @@ export interface BenchContext {
 export const WINDOW = 256;
 
 const FULL: Record<ScenarioName, number> = {
-  "emit-sequential": 12_000,
-  "emit-bulk": 60_000,
-  "emit-fire-and-forget": 150_000,
-  "handle-defaults": 30_000,
-  "handle-tuned": 60_000,
-  "latency": 1_500,
+  "emit-sequential": 20_000,
+  "emit-bulk": 100_000,
+  "emit-fire-and-forget": 400_000,
+  "handle-defaults": 120_000,
+  "handle-tuned": 200_000,
+  "latency": 5_000,
   "soak": 500_000,
 };
 const QUICK: Record<ScenarioName, number> = {

@@ -205,13 +205,11 @@ export class Job {
     // process died): dead-letter without running it again.
     if (actor.maxAttempts !== undefined && this.attempt > actor.maxAttempts) {
       this.#claimed = true;
-      await this.#deadLetter(
-        "exhausted",
-        new Error(
-          `attempt ${actor.maxAttempts} of ${actor.maxAttempts} did not finish (its process died or lost the connection)`,
-        ),
-        stats,
+      const error = new Error(
+        `attempt ${actor.maxAttempts} of ${actor.maxAttempts} did not finish (its process died or lost the connection)`,
       );
+      this.#hooksFailure(error, undefined, "dead-letter");
+      await this.#deadLetter("exhausted", error, stats);
       return;
     }
 
@@ -333,7 +331,9 @@ export class Job {
     const ctx = this.#hookContext({
       message,
       error,
-      outcome: this.actor.deadLetter ? outcome : "terminate",
+      outcome: outcome === "dead-letter" && !this.actor.deadLetter
+        ? "terminate"
+        : outcome,
       duration: this.started ? this.env.now() - this.started : 0,
     });
     for (const mw of middlewares) {
@@ -413,14 +413,14 @@ export class Job {
   abandon(): void {
     if (this.#claimed) return;
     this.#claimed = true;
-    this.#controller ??= new AbortController();
-    this.#controller.abort(
-      new ShutdownError(
-        `Listener of actor "${this.actor.name}" shut down before the job finished`,
-      ),
+    const error = new ShutdownError(
+      `Listener of actor "${this.actor.name}" shut down before the job finished`,
     );
+    this.#controller ??= new AbortController();
+    this.#controller.abort(error);
     this.msg.nak(0);
     this.#settle();
+    this.#hooksFailure(error, this.#message, "retry");
   }
 
   #settle(): void {

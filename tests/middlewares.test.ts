@@ -449,7 +449,7 @@ test("consoleLogging() writes one readable line per job event", async () => {
   assert.equal(noStarts.onStart, undefined);
 });
 
-test("errorThreshold() passes a failure on from the Nth in a row of an actor, overall, or of a message", async () => {
+test("errorThreshold() passes a failure on from the Nth in a row of an actor, overall, or of a message", () => {
   const passed: FailureContext[] = [];
   const inner: Middleware = { onFailure: (ctx) => void passed.push(ctx) };
 

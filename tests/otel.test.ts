@@ -444,3 +444,27 @@ test("otelMetrics() counts started, succeeded, failed, dead-lettered and redeliv
     ...DURATION_BUCKETS,
   ]);
 });
+
+test("wrap() keeps the handler's payload type and OTel middlewares fit any actor", () => {
+  const ORDERED = new Event("order-placed", Order);
+  const otel = new OtelTracing();
+  const SHIP = new Actor(
+    "ship",
+    ORDERED,
+    otel.wrap((order, ctx) => {
+      const id: number = order.id;
+      return `${id}@${ctx.attempt}`;
+    }),
+    { middlewares: [otel, otelMetrics()] },
+  );
+  assert.equal(SHIP.middlewares.length, 2);
+  new Actor(
+    "bill",
+    ORDERED,
+    otel.wrap((order) => {
+      // @ts-expect-error the payload's id is a number
+      const id: string = order.id;
+      return id;
+    }),
+  );
+});

@@ -1,0 +1,105 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const example = fileURLToPath(
+  new URL("../examples/04_observability.ts", import.meta.url),
+);
+
+function runtimeArgs(script: string): [string, string[]] {
+  if ("Deno" in globalThis) return [process.execPath, ["run", "-A", script]];
+  if ("Bun" in globalThis) return [process.execPath, ["run", script]];
+  return [process.execPath, ["--import", "tsx", script]];
+}
+
+function run(): Promise<{ code: number | null; out: string }> {
+  const [cmd, argv] = runtimeArgs(example);
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    // Without NATS_URL the example starts its own nats-server.
+    if (value !== undefined && key !== "NATS_URL") env[key] = value;
+  }
+  env.NO_COLOR = "1";
+  const child = spawn(cmd, argv, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
+  let out = "";
+  const decoder = new TextDecoder();
+  child.stdout.on("data", (c: Uint8Array) => (out += decoder.decode(c)));
+  child.stderr.on("data", (c: Uint8Array) => (out += decoder.decode(c)));
+  const killer = setTimeout(() => child.kill("SIGKILL"), 110_000);
+  return new Promise((resolve) => {
+    child.once("close", (code) => {
+      clearTimeout(killer);
+      resolve({ code, out });
+    });
+  });
+}
+
+test("the observability example logs, traces and prints Prometheus metrics, and exits 0", async () => {
+  const { code, out } = await run();
+  assert.equal(code, 0, out);
+  assert.match(out, /\[observability\] started nats-server at nats:\/\//);
+  assert.match(out, /\[observability\] listen: 4 succeeded, 1 failed/);
+
+  // LogTape records of the logging() middleware and the engine's logger.
+  assert.match(out, /\[DBG\] walnats·actor·ship-order: Job started/);
+  assert.match(
+    out,
+    /\[DBG\] walnats·actor·ship-order: Job succeeded in \d+ ms/,
+  );
+  assert.match(
+    out,
+    /\[WRN\] walnats·actor·ship-order: Job failed on attempt 1, will retry: Error: warehouse busy/,
+  );
+  assert.match(out, /\[INF\] walnats: listening/);
+
+  // Every consumer span is a child of the checkout span that emitted.
+  const consumers = [
+    ...out.matchAll(
+      /^ {2}process order-placed( ERROR)? trace=(\w+)(?: parent=(\S+))?$/gm,
+    ),
+  ];
+  assert.equal(consumers.length, 5, out);
+  for (const m of consumers) assert.equal(m[3], "checkout", m[0]);
+  assert.equal(consumers.filter((m) => m[1] === " ERROR").length, 1);
+  const children = [
+    ...out.matchAll(/^ {2}reserve-stock trace=\w+ parent=(\S+ \S+)$/gm),
+  ];
+  assert.equal(children.length, 5, out);
+  for (const m of children) assert.equal(m[1], "process order-placed");
+
+  // OpenTelemetry metric sums.
+  assert.match(out, /^ {2}walnats\.jobs\.started 5$/m);
+  assert.match(out, /^ {2}walnats\.jobs\.succeeded 4$/m);
+  assert.match(out, /^ {2}walnats\.jobs\.failed 1$/m);
+  assert.match(out, /^ {2}walnats\.jobs\.redelivered 1$/m);
+  assert.match(out, /^ {2}walnats\.job\.duration 5$/m);
+
+  // The Prometheus text.
+  const l = 'actor="ship-order",event="order-placed"';
+  const text = out.slice(out.indexOf("[observability] Prometheus metrics:"));
+  for (
+    const line of [
+      "# HELP walnats_jobs_started_total Jobs whose handler started.",
+      "# TYPE walnats_jobs_started_total counter",
+      `walnats_jobs_started_total{${l}} 5`,
+      `walnats_jobs_succeeded_total{${l}} 4`,
+      `walnats_jobs_failed_total{${l}} 1`,
+      `walnats_jobs_redelivered_total{${l}} 1`,
+      "# TYPE walnats_job_duration_seconds histogram",
+      `walnats_job_duration_seconds_bucket{${l},le="+Inf"} 5`,
+      `walnats_job_duration_seconds_count{${l}} 5`,
+    ]
+  ) {
+    assert.ok(text.split("\n").includes(line), `missing "${line}" in:\n${out}`);
+  }
+  assert.match(
+    text,
+    new RegExp(`^walnats_job_duration_seconds_sum\\{${l}\\} [0-9.e-]+$`, "m"),
+  );
+  assert.match(out, /\[observability\] done\n?$/);
+});
