@@ -265,8 +265,9 @@ export class Subscriber implements AsyncDisposable {
     );
 
     // Pull requests die with the connection: ask again after a reconnect.
+    const statuses = this.nc.status();
     const statusWatch = (async () => {
-      for await (const s of this.nc.status()) {
+      for await (const s of statuses) {
         if (s.type === "reconnect") {
           logger.info("reconnected; pulling again");
           for (const p of pullers) p.resetCredit();
@@ -299,7 +300,10 @@ export class Subscriber implements AsyncDisposable {
       if (!this.nc.isClosed()) {
         await this.nc.flush().catch(() => {});
       }
-      void statusWatch;
+      // status() is a QueuedIterator at run time: stop it, or every
+      // listen() call would leave one behind.
+      (statuses as { stop?: () => void }).stop?.();
+      await statusWatch;
     }
     if (failure !== undefined) throw failure;
     return { ...stats };
