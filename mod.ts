@@ -50,6 +50,7 @@ export type {
   ClockRunOptions,
   TickPublisher,
 } from "./src/clock.ts";
+export type { Timers } from "./src/_timers.ts";
 export { CloudEvent } from "./src/cloud_event.ts";
 export type { CloudEventAttributes } from "./src/cloud_event.ts";
 export { isCodec, isSchema, json, validate } from "./src/codec.ts";

@@ -1,4 +1,7 @@
 // Turning the `server` argument of `connect` into nats-core options.
+// `@ignore`: these types are public in their own package; deno doc --lint
+// would flag them as private here (denoland/deno#27364).
+/** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 
 /** Where to connect: URL(s), nats-core options, or a live connection. */

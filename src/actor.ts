@@ -4,6 +4,9 @@
  *
  * @module
  */
+// `@ignore`: these types are public in their own package; deno doc --lint
+// would flag them as private here (denoland/deno#27364).
+/** @ignore */
 import type { ConsumerConfig } from "@nats-io/jetstream";
 import type { Context } from "./context.ts";
 import type { Event } from "./event.ts";
@@ -142,6 +145,9 @@ export class Actor<T = unknown, RI = unknown> {
   readonly deadLetter: boolean;
 
   /**
+   * Declare an actor. Nothing talks to the server until `register` and
+   * `listen` on the subscriber from `new Actors(...).connect()`.
+   *
    * @param name Kebab-case, unique per event, never changed (it names the
    *   durable consumer).
    * @param event The event to handle.

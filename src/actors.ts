@@ -36,6 +36,8 @@ export class Actors {
   readonly #actors: readonly AnyActor[];
 
   /**
+   * Group actors to register and listen together.
+   *
    * @param actors The actors; names must be unique per event.
    * @throws {TypeError} Two actors of one event share a name, or an argument
    *   is not an `Actor`.

@@ -404,6 +404,8 @@ export class Clock {
   readonly #timers: Timers;
 
   /**
+   * Declare a clock. It does nothing until {@linkcode Clock.run} is called.
+   *
    * @param options The event, and a period or a cron schedule.
    * @throws {TypeError} Both `period` and `cron` are given, `timeZone` is
    *   given without `cron`, or `event` is not an `Event`.

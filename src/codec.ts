@@ -5,6 +5,9 @@
  *
  * @module
  */
+// `@ignore`: these types are public in their own package; deno doc --lint
+// would flag them as private here (denoland/deno#27364).
+/** @ignore */
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { DecodeError, type Issue, ValidationError } from "./errors.ts";
 

@@ -4,6 +4,9 @@
  *
  * @module
  */
+// `@ignore`: these types are public in their own package; deno doc --lint
+// would flag them as private here (denoland/deno#27364).
+/** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 
 /** What a transport adapter provides. */

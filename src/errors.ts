@@ -28,6 +28,10 @@ function formatIssues(issues: ReadonlyArray<Issue>): string {
  * then dead-lettered as poison).
  */
 export class ValidationError extends Error {
+  /**
+   * Always `"ValidationError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "ValidationError";
   /** Name of the event whose schema rejected the payload. */
   readonly event: string;
@@ -35,6 +39,9 @@ export class ValidationError extends Error {
   readonly issues: ReadonlyArray<Issue>;
 
   /**
+   * Build the error; the message names the event and lists every issue as
+   * `path: message`, separated by `; `.
+   *
    * @param event Event name.
    * @param issues Problems reported by the schema.
    * @param options Standard error options (`cause`).
@@ -58,11 +65,19 @@ export class ValidationError extends Error {
  * signature, a wrong decryption key, a corrupt archive.
  */
 export class DecodeError extends Error {
+  /**
+   * Always `"DecodeError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "DecodeError";
 }
 
 /** Base of the errors that carry a JetStream API error code. */
 export class JetStreamRequestError extends Error {
+  /**
+   * Always `"JetStreamRequestError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "JetStreamRequestError";
   /** The JetStream API error code (`err_code`), when the server sent one. */
   readonly code: number | undefined;
@@ -70,6 +85,8 @@ export class JetStreamRequestError extends Error {
   readonly description: string;
 
   /**
+   * Build the error from a JetStream API error response.
+   *
    * @param message What was being done, and what went wrong.
    * @param code The JetStream API error code.
    * @param description The server's description.
@@ -92,11 +109,18 @@ export class JetStreamRequestError extends Error {
  * to update it (JetStream error 10058).
  */
 export class StreamExistsError extends JetStreamRequestError {
+  /**
+   * Always `"StreamExistsError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "StreamExistsError";
   /** Name of the event whose stream is in the way. */
   readonly event: string;
 
   /**
+   * Build the error; the message names the event and suggests
+   * `{ update: true }`.
+   *
    * @param event Event name.
    * @param code JetStream error code.
    * @param description The server's description.
@@ -123,11 +147,17 @@ export class StreamExistsError extends JetStreamRequestError {
  * (JetStream error 10052 and other configuration errors).
  */
 export class StreamConfigError extends JetStreamRequestError {
+  /**
+   * Always `"StreamConfigError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "StreamConfigError";
   /** Name of the event whose stream was refused. */
   readonly event: string;
 
   /**
+   * Build the error; the message names the event and quotes the server.
+   *
    * @param event Event name.
    * @param code JetStream error code.
    * @param description The server's description.
@@ -151,11 +181,17 @@ export class StreamConfigError extends JetStreamRequestError {
 
 /** The server refused to create or update an actor's consumer. */
 export class ConsumerConfigError extends JetStreamRequestError {
+  /**
+   * Always `"ConsumerConfigError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "ConsumerConfigError";
   /** Name of the actor whose consumer was refused. */
   readonly actor: string;
 
   /**
+   * Build the error with a message composed by the caller.
+   *
    * @param actor Actor name.
    * @param message Full message.
    * @param code JetStream error code.
@@ -176,6 +212,10 @@ export class ConsumerConfigError extends JetStreamRequestError {
 
 /** No reply arrived within the request's timeout. */
 export class RequestTimeoutError extends Error {
+  /**
+   * Always `"RequestTimeoutError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "RequestTimeoutError";
   /** Name of the event that was requested. */
   readonly event: string;
@@ -183,6 +223,8 @@ export class RequestTimeoutError extends Error {
   readonly timeout: number;
 
   /**
+   * Build the error; the message names the event and the timeout.
+   *
    * @param event Event name.
    * @param timeout Timeout in milliseconds.
    * @param options Standard error options (`cause`).
@@ -199,6 +241,10 @@ export class RequestTimeoutError extends Error {
 
 /** A payload is larger than the event's `maxMessageSize` limit. */
 export class PayloadTooLargeError extends RangeError {
+  /**
+   * Always `"PayloadTooLargeError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "PayloadTooLargeError";
   /** Encoded payload size in bytes. */
   readonly size: number;
@@ -206,6 +252,8 @@ export class PayloadTooLargeError extends RangeError {
   readonly limit: number;
 
   /**
+   * Build the error; the message names the event, the size and the limit.
+   *
    * @param event Event name.
    * @param size Payload size in bytes.
    * @param limit Limit in bytes.
@@ -222,8 +270,14 @@ export class PayloadTooLargeError extends RangeError {
 
 /** A job's handler ran past the actor's `jobTimeout`. */
 export class JobTimeoutError extends Error {
+  /**
+   * Always `"JobTimeoutError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "JobTimeoutError";
   /**
+   * Build the error; the message names the actor and the timeout.
+   *
    * @param actor Actor name.
    * @param timeout Timeout in milliseconds.
    */
@@ -234,15 +288,26 @@ export class JobTimeoutError extends Error {
 
 /** The listener is shutting down and the job's grace period is over. */
 export class ShutdownError extends Error {
+  /**
+   * Always `"ShutdownError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "ShutdownError";
 }
 
 /** The consumer of a listening actor vanished (deleted by someone). */
 export class ConsumerGoneError extends Error {
+  /**
+   * Always `"ConsumerGoneError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "ConsumerGoneError";
   /** Name of the actor whose consumer is gone. */
   readonly actor: string;
   /**
+   * Build the error; the message names the actor and says to run
+   * `register()` again.
+   *
    * @param actor Actor name.
    * @param detail What the server said.
    */

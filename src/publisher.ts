@@ -4,6 +4,9 @@
  *
  * @module
  */
+// `@ignore`: the types of these two packages are public there; deno doc
+// --lint would flag them as private here (denoland/deno#27364).
+/** @ignore */
 import {
   jetstream,
   JetStreamApiError,
@@ -12,6 +15,7 @@ import {
   jetstreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
+/** @ignore */
 import {
   createInbox,
   headers as natsHeaders,

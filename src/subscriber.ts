@@ -4,6 +4,9 @@
  *
  * @module
  */
+// `@ignore`: the types of these two packages are public there; deno doc
+// --lint would flag them as private here (denoland/deno#27364).
+/** @ignore */
 import {
   jetstream,
   JetStreamApiError,
@@ -11,6 +14,7 @@ import {
   type JetStreamManager,
   jetstreamManager,
 } from "@nats-io/jetstream";
+/** @ignore */
 import {
   headers as natsHeaders,
   type NatsConnection,

@@ -36,12 +36,43 @@ export interface SuppressOptions {
  * A synchronous handler stays synchronous; errors a returned promise
  * rejects with are suppressed as well.
  *
- * @param first An error class to suppress, or the options.
+ * @param first An error class to suppress.
  * @param rest More error classes.
  * @returns A decorator for handlers.
- * @throws {TypeError} No error class is given, or one is not a class.
+ * @throws {TypeError} An error class is not a class.
  *
- * @example Do not retry updates of deleted parcels
+ * @example Errors of other classes still fail the job
+ * ```ts
+ * import { suppress } from "@walnats/walnats/decorators";
+ * import type { Context } from "@walnats/walnats";
+ * import assert from "node:assert/strict";
+ *
+ * class NotFoundError extends Error {}
+ * const update = suppress(NotFoundError)((id: number) => {
+ *   if (id < 0) throw new RangeError(`bad parcel id ${id}`);
+ *   return id;
+ * });
+ * const ctx = {} as Context<number>;
+ * assert.throws(() => update(-1, ctx), RangeError);
+ * assert.equal(update(7, ctx), 7);
+ * ```
+ */
+export function suppress(
+  first: ErrorClass,
+  ...rest: ErrorClass[]
+): OptionalDecorator;
+/**
+ * Swallow errors of the given classes, as the other overload does, with
+ * options first: whether and where each suppressed error is logged.
+ *
+ * @param options Logging of suppressed errors.
+ * @param first An error class to suppress.
+ * @param rest More error classes.
+ * @returns A decorator for handlers.
+ * @throws {TypeError} `options` is not an object, or an error class is not
+ *   a class.
+ *
+ * @example Do not retry updates of deleted parcels, silently
  * ```ts
  * import { suppress } from "@walnats/walnats/decorators";
  * import type { Context } from "@walnats/walnats";
@@ -57,10 +88,6 @@ export interface SuppressOptions {
  * assert.equal(update(7, ctx), 7);
  * ```
  */
-export function suppress(
-  first: ErrorClass,
-  ...rest: ErrorClass[]
-): OptionalDecorator;
 export function suppress(
   options: SuppressOptions,
   first: ErrorClass,

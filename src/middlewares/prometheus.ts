@@ -42,7 +42,7 @@ export {
   PrometheusHistogram,
   PrometheusRegistry,
 } from "./prometheus_registry.ts";
-export type { Labels } from "./prometheus_registry.ts";
+export type { Labels, MetricFamily } from "./prometheus_registry.ts";
 
 /** Options for {@linkcode PrometheusMiddleware}. */
 export interface PrometheusOptions {

@@ -44,12 +44,34 @@ function formatLabels(names: readonly string[], values: readonly string[]) {
   return `{${pairs.join(",")}}`;
 }
 
-abstract class Family<S> {
+/**
+ * What {@linkcode PrometheusCounter} and {@linkcode PrometheusHistogram}
+ * share: a named metric with one series per set of label values. Both come
+ * from {@linkcode PrometheusRegistry}; this base is exported as a type only,
+ * to document the members they inherit.
+ *
+ * @typeParam S The state kept per series.
+ */
+export abstract class MetricFamily<S> {
+  /** The metric name, as written in the exposition. */
   readonly name: string;
+  /** The HELP text: what the metric measures. */
   readonly help: string;
+  /** Names of the labels, in output order; frozen. */
   readonly labelNames: readonly string[];
   readonly #series = new Map<string, { values: string[]; state: S }>();
 
+  /**
+   * Check the names and set up an empty family.
+   *
+   * @param kind `"counter"` or `"histogram"`, for error messages.
+   * @param name Metric name, matching `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+   * @param help What the metric measures.
+   * @param labelNames Label names, matching `[a-zA-Z_][a-zA-Z0-9_]*`, not
+   *   starting with `__`, not repeated.
+   * @param reserved Label names this kind writes itself (`le`).
+   * @throws {TypeError} A name is invalid, repeated or reserved.
+   */
   constructor(
     kind: string,
     name: string,
@@ -83,8 +105,20 @@ abstract class Family<S> {
     this.labelNames = Object.freeze([...labelNames]);
   }
 
+  /**
+   * A fresh state for a series seen for the first time.
+   *
+   * @returns The zeroed state.
+   */
   protected abstract create(): S;
 
+  /**
+   * The state of the series with these label values, created on first use.
+   *
+   * @param labels A value for every label name.
+   * @returns The state, to update in place.
+   * @throws {TypeError} A label is missing.
+   */
   protected series(labels: Labels): S {
     const values = this.labelNames.map((name) => {
       const value = labels[name];
@@ -104,12 +138,23 @@ abstract class Family<S> {
     return entry.state;
   }
 
+  /**
+   * The state of the series with these label values, without creating it.
+   *
+   * @param labels Label values; missing ones count as `""`.
+   * @returns The state, or `undefined` if the series was never recorded.
+   */
   protected peek(labels: Labels): S | undefined {
     const values = this.labelNames.map((name) => labels[name] ?? "");
     return this.#series.get(JSON.stringify(values))?.state;
   }
 
-  /** All series, ordered by label values (for a stable output). */
+  /**
+   * All series, ordered by label values (for a stable output).
+   *
+   * @returns Label values (in `labelNames` order) and state of each
+   *   series.
+   */
   protected all(): { labels: string[]; state: S }[] {
     return [...this.#series.values()]
       .map((e) => ({ labels: e.values, state: e.state }))
@@ -123,8 +168,15 @@ abstract class Family<S> {
       });
   }
 
+  /**
+   * The metric in the text exposition format: HELP and TYPE lines, then
+   * one or more lines per series.
+   *
+   * @returns The text, ending in a line feed.
+   */
   abstract render(): string;
 
+  /** Forget every series; the metric stays registered. */
   clear(): void {
     this.#series.clear();
   }
@@ -133,12 +185,17 @@ abstract class Family<S> {
 /**
  * A counter: a value that only goes up, one per set of label values.
  */
-export class PrometheusCounter extends Family<{ value: number }> {
+export class PrometheusCounter extends MetricFamily<{ value: number }> {
   /** @internal Use {@linkcode PrometheusRegistry.counter}. */
   constructor(name: string, help: string, labelNames: readonly string[]) {
     super("counter", name, help, labelNames);
   }
 
+  /**
+   * A new series starts at 0.
+   *
+   * @returns `{ value: 0 }`.
+   */
   protected override create(): { value: number } {
     return { value: 0 };
   }
@@ -184,17 +241,15 @@ export class PrometheusCounter extends Family<{ value: number }> {
   }
 }
 
-interface HistogramState {
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
 /**
  * A histogram: observations counted into cumulative buckets, with their sum
  * and count, one per set of label values.
  */
-export class PrometheusHistogram extends Family<HistogramState> {
+export class PrometheusHistogram extends MetricFamily<{
+  counts: number[];
+  sum: number;
+  count: number;
+}> {
   /** Upper bounds of the buckets, ascending (`+Inf` is implied). */
   readonly buckets: readonly number[];
 
@@ -222,7 +277,17 @@ export class PrometheusHistogram extends Family<HistogramState> {
     this.buckets = Object.freeze([...buckets]);
   }
 
-  protected override create(): HistogramState {
+  /**
+   * A new series has every bucket, the sum and the count at 0.
+   *
+   * @returns Zeroed bucket counts (cumulative: each counts the
+   *   observations up to its bound), sum and count.
+   */
+  protected override create(): {
+    counts: number[];
+    sum: number;
+    count: number;
+  } {
     return { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
   }
 

@@ -4,6 +4,9 @@
  *
  * @module
  */
+// `@ignore`: these types are public in their own package; deno doc --lint
+// would flag them as private here (denoland/deno#27364).
+/** @ignore */
 import { context, type TextMapPropagator } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import type { AnyEvent } from "../event.ts";

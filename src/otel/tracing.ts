@@ -3,6 +3,9 @@
  *
  * @module
  */
+// `@ignore`: these types are public in their own package; deno doc --lint
+// would flag them as private here (denoland/deno#27364).
+/** @ignore */
 import {
   type Attributes,
   type Context as OtelContext,

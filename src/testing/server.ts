@@ -51,6 +51,10 @@ export interface NatsServerOptions {
 
 /** Thrown when the `nats-server` binary cannot be found. */
 export class NatsServerNotFoundError extends Error {
+  /**
+   * Always `"NatsServerNotFoundError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
   override name = "NatsServerNotFoundError";
 }
 
