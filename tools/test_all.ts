@@ -42,7 +42,8 @@ async function deno(): Promise<Count> {
     "test",
     "-A",
     "--parallel",
-    ...(files ?? ["tests/"]),
+    // Doc examples run too (Deno only): they are part of the docs' promise.
+    ...(files ?? ["--doc", "tests/", "mod.ts", "src/"]),
   ]);
   const m = out.match(
     /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/,
