@@ -32,18 +32,35 @@ export const DLQ_HEADERS = {
   stack: "Walnats-Dlq-Stack",
   sequence: "Walnats-Dlq-Sequence",
   subject: "Walnats-Dlq-Subject",
+  stream: "Walnats-Dlq-Stream",
   time: "Walnats-Dlq-Time",
   originalId: "Walnats-Dlq-Msg-Id",
 } as const;
 
-/** The dead-letter stream of an event. */
-export function deadLetterStream(event: AnyEvent): string {
-  return `walnats_dlq_${event.stream}`;
+/**
+ * The dead-letter stream of an event.
+ *
+ * @param event The event, or its stream name.
+ * @returns The dead-letter stream's name.
+ */
+export function deadLetterStream(event: AnyEvent | string): string {
+  return `walnats_dlq_${typeof event === "string" ? event : event.stream}`;
 }
 
-/** The subject an actor's dead letters are stored under. */
-export function deadLetterSubject(event: AnyEvent, actor: string): string {
-  return `walnats_dlq.${event.stream}.${actor}`;
+/**
+ * The subject an actor's dead letters are stored under.
+ *
+ * @param event The event, or its stream name.
+ * @param actor The actor's name.
+ * @returns The subject.
+ */
+export function deadLetterSubject(
+  event: AnyEvent | string,
+  actor: string,
+): string {
+  return `walnats_dlq.${
+    typeof event === "string" ? event : event.stream
+  }.${actor}`;
 }
 
 /** The dead-letter stream's configuration: kept until removed. */
@@ -137,6 +154,7 @@ export async function publishDeadLetter(
   }
   h.set(DLQ_HEADERS.sequence, String(input.sequence));
   h.set(DLQ_HEADERS.subject, input.subject);
+  h.set(DLQ_HEADERS.stream, input.event.stream);
   h.set(DLQ_HEADERS.time, new Date().toISOString());
   h.set(
     HEADER_ID,
@@ -165,6 +183,10 @@ export interface DeadLetter {
   readonly stack: string;
   /** Stream sequence of the original message. */
   readonly originalSequence: number;
+  /** Subject of the original message (where a replay publishes). */
+  readonly subject: string;
+  /** Stream of the original message (the event's stream). */
+  readonly stream: string;
   /** When it was dead-lettered. */
   readonly time: Date;
   /** The original headers (walnats' dead-letter headers removed). */
@@ -200,8 +222,104 @@ export function toDeadLetter(
     error: headerRestore(get(DLQ_HEADERS.error)),
     stack: headerRestore(get(DLQ_HEADERS.stack)),
     originalSequence: Number(get(DLQ_HEADERS.sequence)),
+    subject: get(DLQ_HEADERS.subject),
+    stream: get(DLQ_HEADERS.stream),
     time: new Date(get(DLQ_HEADERS.time)),
     headers,
     data,
   };
+}
+
+/** Options for {@linkcode listDeadLetters}. */
+export interface ListDeadLettersOptions {
+  /** Only this actor's dead letters. @default {all actors} */
+  actor?: string;
+  /** Most dead letters returned. @default {1000} */
+  limit?: number;
+  /** Start at this dead-letter stream sequence. @default {the first} */
+  from?: number;
+}
+
+/**
+ * List the dead letters of an event's stream, oldest first. Works without
+ * the event's schema (for tools such as the CLI).
+ *
+ * @param jsm A JetStream manager.
+ * @param stream The event's stream name (`Event.stream`).
+ * @param options Actor filter, limit, start.
+ * @returns The dead letters; none if the dead-letter stream does not exist.
+ */
+export async function listDeadLetters(
+  jsm: JetStreamManager,
+  stream: string,
+  options: ListDeadLettersOptions = {},
+): Promise<DeadLetter[]> {
+  const name = deadLetterStream(stream);
+  const subject = options.actor === undefined
+    ? `walnats_dlq.${stream}.*`
+    : deadLetterSubject(stream, options.actor);
+  const limit = options.limit ?? 1000;
+  const out: DeadLetter[] = [];
+  let info;
+  try {
+    info = await jsm.streams.info(name);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === 10059) return out;
+    throw error;
+  }
+  if (info.state.messages === 0) return out;
+  let seq = Math.max(info.state.first_seq, options.from ?? 0);
+  const last = info.state.last_seq;
+  while (seq <= last && out.length < limit) {
+    let stored;
+    try {
+      // The server (2.9+) accepts next_by_subj on MSG.GET; nats.js only
+      // types it for direct gets.
+      stored = await jsm.streams.getMessage(name, {
+        next_by_subj: subject,
+        seq,
+      } as unknown as { seq: number });
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === 10037) break;
+      throw error;
+    }
+    if (stored === null) break;
+    out.push(toDeadLetter(stored.seq, stored.header, stored.data));
+    seq = stored.seq + 1;
+  }
+  return out;
+}
+
+/**
+ * Publish dead letters again to the subject they came from (every actor of
+ * the event receives them), each acknowledged by JetStream before it is
+ * removed from the dead-letter stream.
+ *
+ * @param js A JetStream client.
+ * @param jsm A JetStream manager.
+ * @param letters Dead letters from {@linkcode listDeadLetters}.
+ * @returns How many were replayed.
+ */
+export async function replayDeadLetters(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  letters: Iterable<DeadLetter>,
+): Promise<number> {
+  let count = 0;
+  for (const letter of letters) {
+    const h = natsHeaders();
+    for (const [key, value] of Object.entries(letter.headers)) {
+      // A re-emit must not be de-duplicated against the original.
+      if (key === HEADER_ID) continue;
+      h.set(key, value);
+    }
+    await js.publish(letter.subject, letter.data, { headers: h });
+    await jsm.streams.deleteMessage(
+      deadLetterStream(letter.stream),
+      letter.sequence,
+      false,
+    );
+    count++;
+  }
+  return count;
 }

@@ -15,21 +15,16 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 /** @ignore */
-import {
-  headers as natsHeaders,
-  type NatsConnection,
-} from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { AnyActor } from "./actor.ts";
 import {
   type DeadLetter,
-  deadLetterStream,
-  deadLetterSubject,
   ensureDeadLetterStream,
-  toDeadLetter,
+  listDeadLetters,
+  replayDeadLetters,
 } from "./dead_letter.ts";
 import { ConsumerConfigError, ConsumerGoneError } from "./errors.ts";
 import type { AnyEvent } from "./event.ts";
-import { HEADER_ID } from "./headers.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import type { JobEnv, JobStats } from "./_job.ts";
 import { Puller, type PullerFailure } from "./_puller.ts";
@@ -399,40 +394,10 @@ export class Subscriber implements AsyncDisposable {
     options: DeadLettersOptions = {},
   ): Promise<DeadLetter[]> {
     const a = this.#actor(actor);
-    const limit = options.limit ?? 1000;
-    const stream = deadLetterStream(a.event);
-    const subject = deadLetterSubject(a.event, a.name);
-    const out: DeadLetter[] = [];
-    let info;
-    try {
-      info = await this.#jsm.streams.info(stream);
-    } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === 10059) {
-        return out;
-      }
-      throw error;
-    }
-    if (info.state.messages === 0) return out;
-    let seq = info.state.first_seq;
-    const last = info.state.last_seq;
-    while (seq <= last && out.length < limit) {
-      let stored;
-      try {
-        // The server (2.9+) accepts next_by_subj on MSG.GET; nats.js only
-        // types it for direct gets.
-        stored = await this.#jsm.streams.getMessage(stream, {
-          next_by_subj: subject,
-          seq,
-        } as unknown as { seq: number });
-      } catch (error) {
-        if (error instanceof JetStreamApiError && error.code === 10037) break;
-        throw error;
-      }
-      if (stored === null) break;
-      out.push(toDeadLetter(stored.seq, stored.header, stored.data));
-      seq = stored.seq + 1;
-    }
-    return out;
+    return await listDeadLetters(this.#jsm, a.event.stream, {
+      actor: a.name,
+      limit: options.limit ?? 1000,
+    });
   }
 
   /**
@@ -448,25 +413,9 @@ export class Subscriber implements AsyncDisposable {
     options: ReplayOptions = {},
   ): Promise<number> {
     const a = this.#actor(actor);
-    const letters = await this.deadLetters(a, options);
-    let count = 0;
-    for (const letter of letters) {
-      if (options.filter && !options.filter(letter)) continue;
-      const h = natsHeaders();
-      for (const [key, value] of Object.entries(letter.headers)) {
-        // A re-emit must not be de-duplicated against the original.
-        if (key === HEADER_ID) continue;
-        h.set(key, value);
-      }
-      await this.js.publish(a.event.subject, letter.data, { headers: h });
-      await this.#jsm.streams.deleteMessage(
-        deadLetterStream(a.event),
-        letter.sequence,
-        false,
-      );
-      count++;
-    }
-    return count;
+    let letters = await this.deadLetters(a, options);
+    if (options.filter) letters = letters.filter(options.filter);
+    return await replayDeadLetters(this.js, this.#jsm, letters);
   }
 
   #actor(actor: AnyActor | string): AnyActor {
