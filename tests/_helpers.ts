@@ -1,5 +1,16 @@
-// Shared test helpers: a server per test file, waiting on conditions.
-import { connect } from "../mod.ts";
+// Shared test helpers: connected actors on a test's own server, listening in
+// the background, waiting on conditions.
+import {
+  Actors,
+  type AnyActor,
+  connect,
+  Events,
+  type EventsConnectOptions,
+  type ListenOptions,
+  type ListenReport,
+  type Publisher,
+  type Subscriber,
+} from "../mod.ts";
 import { NatsServer } from "../src/testing/mod.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -7,10 +18,20 @@ import type { ConsumerInfo } from "@nats-io/jetstream";
 
 export { NatsServer };
 
+/** How long {@linkcode waitFor} waits, and what it says when it gives up. */
+export interface WaitOptions {
+  /** Milliseconds before giving up. */
+  timeout?: number;
+  /** Milliseconds between checks. */
+  interval?: number;
+  /** What is waited for; a function is called only on timeout. */
+  what?: string | (() => string);
+}
+
 /** Wait until `check` returns a truthy value, or fail after `timeout` ms. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  { timeout = 10_000, interval = 20, what = "condition" } = {},
+  { timeout = 10_000, interval = 20, what = "condition" }: WaitOptions = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeout;
   let last: unknown;
@@ -24,9 +45,9 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, interval));
   }
   throw new Error(
-    `Timed out after ${timeout} ms waiting for ${what}${
-      last ? `: ${String(last)}` : ""
-    }`,
+    `Timed out after ${timeout} ms waiting for ${
+      typeof what === "function" ? what() : what
+    }${last ? `: ${String(last)}` : ""}`,
   );
 }
 
@@ -43,6 +64,96 @@ export async function consumerInfo(
 ): Promise<ConsumerInfo> {
   const jsm = await jetstreamManager(nc);
   return await jsm.consumers.info(stream, consumer);
+}
+
+/** A publisher and a subscriber whose streams and consumers are registered. */
+export interface Connected extends AsyncDisposable {
+  readonly pub: Publisher;
+  readonly sub: Subscriber;
+}
+
+/**
+ * Connect a publisher of the actors' events and a subscriber of the actors to
+ * `server`, and register both. Disposing closes the subscriber, then the
+ * publisher.
+ */
+export async function connectActors(
+  server: NatsServer,
+  actors: AnyActor | AnyActor[],
+  options: EventsConnectOptions = {},
+): Promise<Connected> {
+  const list = Array.isArray(actors) ? actors : [actors];
+  const events = [...new Set(list.map((actor) => actor.event))];
+  const pub = await new Events(...events).connect(server.url, options);
+  try {
+    await pub.register();
+    const sub = await new Actors(...list).connect(server.url);
+    try {
+      await sub.register();
+    } catch (error) {
+      await sub.close();
+      throw error;
+    }
+    return {
+      pub,
+      sub,
+      async [Symbol.asyncDispose]() {
+        await sub.close();
+        await pub.close();
+      },
+    };
+  } catch (error) {
+    await pub.close();
+    throw error;
+  }
+}
+
+/** A `listen()` running in the background. */
+export interface Listening extends AsyncDisposable {
+  /** Abort the listening; its report once `listen()` returns. */
+  stop(): Promise<ListenReport>;
+}
+
+/**
+ * Start `sub.listen(options)` with a signal of its own. Disposing stops it if
+ * the test did not, so a failed assertion leaves nothing listening.
+ */
+export function listenInBackground(
+  sub: Subscriber,
+  options: Omit<ListenOptions, "signal"> = {},
+): Listening {
+  const controller = new AbortController();
+  const report = sub.listen({ ...options, signal: controller.signal });
+  let stopped: Promise<ListenReport> | undefined;
+  const stop = () => {
+    controller.abort();
+    return stopped ??= report;
+  };
+  return {
+    stop,
+    async [Symbol.asyncDispose]() {
+      if (stopped === undefined) await stop();
+    },
+  };
+}
+
+/** Wait until a consumer has nothing pending or unacked; its last state. */
+export async function settled(
+  nc: NatsConnection,
+  stream: string,
+  consumer: string,
+  options: WaitOptions = {},
+): Promise<ConsumerInfo> {
+  return await waitFor(async () => {
+    const info = await consumerInfo(nc, stream, consumer);
+    return info.num_pending === 0 && info.num_ack_pending === 0
+      ? info
+      : undefined;
+  }, {
+    timeout: 20_000,
+    what: `consumer ${consumer} to have nothing pending`,
+    ...options,
+  });
 }
 
 /** A unique-enough suffix for names within one server. */

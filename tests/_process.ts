@@ -3,10 +3,51 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
+/** The runtime running the tests, and the command that runs a script on it. */
+export function currentRuntime(): {
+  name: "deno" | "bun" | "node";
+  command: [string, string[]];
+} {
+  if ("Deno" in globalThis) {
+    return { name: "deno", command: [process.execPath, ["run", "-A"]] };
+  }
+  if ("Bun" in globalThis) {
+    return { name: "bun", command: [process.execPath, ["run"]] };
+  }
+  return { name: "node", command: [process.execPath, ["--import", "tsx"]] };
+}
+
+/** The executable and arguments that run `script` on the current runtime. */
 export function runtimeArgs(script: string): [string, string[]] {
-  if ("Deno" in globalThis) return [process.execPath, ["run", "-A", script]];
-  if ("Bun" in globalThis) return [process.execPath, ["run", script]];
-  return [process.execPath, ["--import", "tsx", script]];
+  const [cmd, args] = currentRuntime().command;
+  return [cmd, [...args, script]];
+}
+
+/** A script running on the current runtime, stdout and stderr collected. */
+export interface Script {
+  readonly proc: ChildProcess;
+  /** Everything written to stdout and stderr so far, interleaved. */
+  readonly output: () => string;
+  /** The exit code; null when the process ended by a signal. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Run `script` on the current runtime with exactly `env`. */
+export function spawnScript(
+  script: URL,
+  env: Record<string, string | undefined>,
+): Script {
+  const [cmd, argv] = runtimeArgs(fileURLToPath(script));
+  const proc = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], env });
+  let out = "";
+  const decoder = new TextDecoder();
+  const collect = (chunk: Uint8Array) => (out += decoder.decode(chunk));
+  proc.stdout!.on("data", collect);
+  proc.stderr!.on("data", collect);
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once("close", (code) => resolve(code))
+  );
+  return { proc, output: () => out, exited };
 }
 
 /** A child process whose output lines are collected. */

@@ -7,45 +7,22 @@ import {
   Actors,
   ConsumerConfigError,
   Event,
-  Events,
   JobTimeoutError,
   type Middleware,
   silentLogger,
 } from "../mod.ts";
 import { serverAtLeast } from "../src/subscriber.ts";
-import { consumerInfo, deferred, NatsServer, waitFor } from "./_helpers.ts";
+import {
+  connectActors,
+  consumerInfo,
+  deferred,
+  listenInBackground,
+  NatsServer,
+  settled,
+  waitFor,
+} from "./_helpers.ts";
 
 const Num = v.object({ n: v.number() });
-
-async function setup(server: NatsServer, ...actors: Actor<{ n: number }>[]) {
-  const event = actors[0]!.event as unknown as Event<{ n: number }>;
-  const pub = await new Events(event).connect(server.url);
-  await pub.register();
-  const sub = await new Actors(...actors).connect(server.url);
-  await sub.register();
-  return {
-    pub,
-    sub,
-    event,
-    async [Symbol.asyncDispose]() {
-      await sub.close();
-      await pub.close();
-    },
-  };
-}
-
-async function settled(
-  sub: { nc: Parameters<typeof consumerInfo>[0] },
-  stream: string,
-  consumer: string,
-) {
-  return await waitFor(async () => {
-    const info = await consumerInfo(sub.nc, stream, consumer);
-    return info.num_pending === 0 && info.num_ack_pending === 0
-      ? info
-      : undefined;
-  }, { what: `consumer ${consumer} to have nothing pending`, timeout: 20_000 });
-}
 
 test("a failing handler is retried after retryDelay[attempt - 1], then dead-lettered with its error", async () => {
   await using server = await NatsServer.start();
@@ -69,18 +46,15 @@ test("a failing handler is retried after retryDelay[attempt - 1], then dead-lett
     maxAttempts: 3,
     middlewares: [mw],
   });
-  await using ctx = await setup(server, FAIL_SHORT);
-  await ctx.pub.emit(EV, { n: 1 });
-  const stop = new AbortController();
-  const listening = ctx.sub.listen({
-    signal: stop.signal,
+  await using app = await connectActors(server, FAIL_SHORT);
+  await app.pub.emit(EV, { n: 1 });
+  await using listening = listenInBackground(app.sub, {
     pollDelay: 500,
     logger: silentLogger,
   });
   await done.promise;
-  await settled(ctx.sub, "retry-me", "always-fails");
-  stop.abort();
-  const report = await listening;
+  await settled(app.sub.nc, "retry-me", "always-fails");
+  const report = await listening.stop();
 
   assert.deepEqual(attempts.map((a) => a.attempt), [1, 2, 3]);
   // The first retry waits retryDelay[0] (walnats waits retryDelay[1] here),
@@ -94,7 +68,7 @@ test("a failing handler is retried after retryDelay[attempt - 1], then dead-lett
   assert.equal(report.failed, 2);
   assert.equal(report.deadLettered, 1);
 
-  const dead = await ctx.sub.deadLetters(FAIL_SHORT);
+  const dead = await app.sub.deadLetters(FAIL_SHORT);
   assert.equal(dead.length, 1);
   assert.equal(dead[0]!.reason, "exhausted");
   assert.equal(dead[0]!.attempts, 3);
@@ -105,7 +79,7 @@ test("a failing handler is retried after retryDelay[attempt - 1], then dead-lett
   assert.deepEqual(JSON.parse(new TextDecoder().decode(dead[0]!.data)), {
     n: 1,
   });
-  const info = await consumerInfo(ctx.sub.nc, "retry-me", "always-fails");
+  const info = await consumerInfo(app.sub.nc, "retry-me", "always-fails");
   assert.equal(info.num_ack_pending, 0, "the original was terminated");
 });
 
@@ -126,18 +100,15 @@ test("a job past jobTimeout has its signal aborted and counts as a failed attemp
       });
     });
   }, { jobTimeout: 200, retryDelay: [0] });
-  await using ctx = await setup(server, SLOW);
-  await ctx.pub.emit(EV, { n: 1 });
-  const stop = new AbortController();
-  const listening = ctx.sub.listen({
-    signal: stop.signal,
+  await using app = await connectActors(server, SLOW);
+  await app.pub.emit(EV, { n: 1 });
+  await using listening = listenInBackground(app.sub, {
     pollDelay: 500,
     logger: silentLogger,
   });
   assert.equal(await second.promise, 2);
-  await settled(ctx.sub, "slow-job", "slow");
-  stop.abort();
-  const report = await listening;
+  await settled(app.sub.nc, "slow-job", "slow");
+  const report = await listening.stop();
   assert.equal(reasons.length, 1);
   assert.ok(reasons[0] instanceof JobTimeoutError);
   assert.equal(report.failed, 1);
@@ -155,16 +126,14 @@ test("a running job pulses so a second listener never receives it", async () => 
     await new Promise((r) => setTimeout(r, 2400));
     finished.resolve();
   }, { ackWait: 800 });
-  await using ctx = await setup(server, LONG);
+  await using app = await connectActors(server, LONG);
   await using other = await new Actors(LONG).connect(server.url);
-  await ctx.pub.emit(EV, { n: 1 });
-  const stop = new AbortController();
-  const a = ctx.sub.listen({ signal: stop.signal, pollDelay: 500 });
-  const b = other.listen({ signal: stop.signal, pollDelay: 500 });
+  await app.pub.emit(EV, { n: 1 });
+  await using a = listenInBackground(app.sub, { pollDelay: 500 });
+  await using b = listenInBackground(other, { pollDelay: 500 });
   await finished.promise;
-  const info = await settled(ctx.sub, "long-job", "long");
-  stop.abort();
-  const [ra, rb] = await Promise.all([a, b]);
+  const info = await settled(app.sub.nc, "long-job", "long");
+  const [ra, rb] = await Promise.all([a.stop(), b.stop()]);
   assert.equal(calls, 1);
   assert.equal(ra.succeeded + rb.succeeded, 1);
   assert.equal(info.num_redelivered, 0);
@@ -181,13 +150,11 @@ test("without the pulse a job longer than ackWait is redelivered", async () => {
     if (deliveries.length === 2) twice.resolve();
     await new Promise((r) => setTimeout(r, 1500));
   }, { ackWait: 500, pulse: false });
-  await using ctx = await setup(server, LONG);
-  await ctx.pub.emit(EV, { n: 1 });
-  const stop = new AbortController();
-  const listening = ctx.sub.listen({ signal: stop.signal, pollDelay: 500 });
+  await using app = await connectActors(server, LONG);
+  await app.pub.emit(EV, { n: 1 });
+  await using listening = listenInBackground(app.sub, { pollDelay: 500 });
   await twice.promise;
-  stop.abort();
-  await listening;
+  await listening.stop();
   assert.deepEqual(deliveries.slice(0, 2), [1, 2]);
 });
 
@@ -204,14 +171,14 @@ test("a payload that does not decode is dead-lettered as poison without retries"
         failure.resolve({ message: ctx.message, error: ctx.error }),
     }],
   });
-  await using ctx = await setup(server, EAT);
-  await ctx.pub.nc.publish("poisoned", new TextEncoder().encode("{not json"));
-  await ctx.pub.js.publish(
+  await using app = await connectActors(server, EAT);
+  await app.pub.nc.publish("poisoned", new TextEncoder().encode("{not json"));
+  await app.pub.js.publish(
     "poisoned",
     new TextEncoder().encode('{"n":"one"}'),
   );
-  await ctx.pub.emit(EV, { n: 3 });
-  const report = await ctx.sub.listen({
+  await app.pub.emit(EV, { n: 3 });
+  const report = await app.sub.listen({
     burst: true,
     batch: 10,
     logger: silentLogger,
@@ -220,9 +187,9 @@ test("a payload that does not decode is dead-lettered as poison without retries"
   assert.equal(report.deadLettered, 2);
   const f = await failure.promise;
   assert.equal(f.message, undefined);
-  const info = await settled(ctx.sub, "poisoned", "eat");
+  const info = await settled(app.sub.nc, "poisoned", "eat");
   assert.equal(info.num_redelivered, 0, "poison is never retried");
-  const dead = await ctx.sub.deadLetters("eat");
+  const dead = await app.sub.deadLetters("eat");
   assert.equal(dead.length, 2);
   assert.ok(dead.every((d) => d.reason === "poison" && d.attempts === 1));
   assert.match(dead[0]!.error, /DecodeError: .*not valid UTF-8 JSON/);
@@ -239,23 +206,23 @@ test("dead letters can be replayed to the event and are then removed", async () 
     if (broken) throw new Error("downstream is down");
     handled.push(n);
   }, { maxAttempts: 1 });
-  await using ctx = await setup(server, FLAKY);
-  await ctx.pub.emit(EV, { n: 1 }, { uid: "one", traceId: "t-1" });
-  await ctx.pub.emit(EV, { n: 2 });
-  const first = await ctx.sub.listen({
+  await using app = await connectActors(server, FLAKY);
+  await app.pub.emit(EV, { n: 1 }, { uid: "one", traceId: "t-1" });
+  await app.pub.emit(EV, { n: 2 });
+  const first = await app.sub.listen({
     burst: true,
     batch: 10,
     logger: silentLogger,
   });
   assert.equal(first.deadLettered, 2);
-  const dead = await ctx.sub.deadLetters(FLAKY);
+  const dead = await app.sub.deadLetters(FLAKY);
   assert.equal(dead.length, 2);
   assert.equal(dead[0]!.headers["Walnats-Trace"], "t-1");
   assert.equal(dead[0]!.headers["Nats-Msg-Id"], "one");
   broken = false;
-  assert.equal(await ctx.sub.replay(FLAKY), 2);
-  assert.equal((await ctx.sub.deadLetters(FLAKY)).length, 0);
-  const second = await ctx.sub.listen({ burst: true, batch: 10 });
+  assert.equal(await app.sub.replay(FLAKY), 2);
+  assert.equal((await app.sub.deadLetters(FLAKY)).length, 0);
+  const second = await app.sub.listen({ burst: true, batch: 10 });
   assert.equal(second.succeeded, 2);
   assert.deepEqual(handled.sort(), [1, 2]);
 });
@@ -274,14 +241,12 @@ test("a delayed message waits without calling the handler or middlewares, and is
       at: Date.now(),
     });
   }, { middlewares: [{ onStart: () => void started.push(Date.now()) }] });
-  await using ctx = await setup(server, LATER);
-  const stop = new AbortController();
-  const listening = ctx.sub.listen({ signal: stop.signal, pollDelay: 500 });
+  await using app = await connectActors(server, LATER);
+  await using listening = listenInBackground(app.sub, { pollDelay: 500 });
   const emittedAt = Date.now();
-  await ctx.pub.emit(EV, { n: 1 }, { delay: 1200 });
+  await app.pub.emit(EV, { n: 1 }, { delay: 1200 });
   const job = await got.promise;
-  stop.abort();
-  const report = await listening;
+  const report = await listening.stop();
   assert.ok(
     job.at >= emittedAt + 1200 - 20,
     `handled ${job.at - emittedAt} ms after emit, before the delay`,
@@ -302,16 +267,12 @@ test("an actor's reply reaches request() with the response codec applied", async
   )
     .withResponse(v.object({ sum: v.number() }));
   const ADDER = new Actor("adder", ADD, ({ a, b }) => ({ sum: a + b }));
-  await using pub = await new Events(ADD).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(ADDER).connect(server.url);
-  await sub.register();
-  const stop = new AbortController();
-  const listening = sub.listen({ signal: stop.signal, pollDelay: 500 });
+  await using app = await connectActors(server, ADDER);
+  const { pub, sub } = app;
+  await using listening = listenInBackground(sub, { pollDelay: 500 });
   const reply = await pub.request(ADD, { a: 2, b: 3 }, { timeout: 10_000 });
   assert.deepEqual(reply, { sum: 5 });
-  stop.abort();
-  await listening;
+  await listening.stop();
 });
 
 test("register() tells to register the events first when the stream is missing", async () => {
@@ -335,8 +296,8 @@ test("register() creates the consumer with the actor's settings", async () => {
     maxAttempts: 4,
     maxAckPending: 77,
   });
-  await using ctx = await setup(server, A);
-  const info = await consumerInfo(ctx.sub.nc, "configured", "configured-actor");
+  await using app = await connectActors(server, A);
+  const info = await consumerInfo(app.sub.nc, "configured", "configured-actor");
   assert.equal(info.config.durable_name, "configured-actor");
   assert.equal(info.config.ack_policy, "explicit");
   assert.equal(info.config.ack_wait, 5000 * 1_000_000);
@@ -348,7 +309,7 @@ test("register() creates the consumer with the actor's settings", async () => {
   await using sub2 = await new Actors(B).connect(server.url);
   await sub2.register();
   const updated = await consumerInfo(
-    ctx.sub.nc,
+    app.sub.nc,
     "configured",
     "configured-actor",
   );
@@ -367,22 +328,19 @@ test("no more messages are pulled than there are free job slots", async () => {
     await new Promise((r) => setTimeout(r, 30));
     running--;
   }, { maxJobs: 3 });
-  await using ctx = await setup(server, HOARD);
-  await ctx.pub.emitMany(EV, Array.from({ length: 30 }, (_, n) => ({ n })));
-  const stop = new AbortController();
-  const listening = ctx.sub.listen({
-    signal: stop.signal,
+  await using app = await connectActors(server, HOARD);
+  await app.pub.emitMany(EV, Array.from({ length: 30 }, (_, n) => ({ n })));
+  await using listening = listenInBackground(app.sub, {
     batch: 10,
     maxJobs: 16,
     pollDelay: 500,
   });
   await waitFor(async () => {
-    const info = await consumerInfo(ctx.sub.nc, "hoard", "hoard-worker");
+    const info = await consumerInfo(app.sub.nc, "hoard", "hoard-worker");
     peakAckPending = Math.max(peakAckPending, info.num_ack_pending);
     return info.num_pending === 0 && info.num_ack_pending === 0;
   }, { interval: 5, timeout: 20_000, what: "all handled" });
-  stop.abort();
-  const report = await listening;
+  const report = await listening.stop();
   assert.equal(report.succeeded, 30);
   assert.ok(peak <= 3, `peak concurrency ${peak} > actor.maxJobs 3`);
   assert.ok(
@@ -406,17 +364,13 @@ test("a freed global slot goes to the highest-priority waiting actor", async () 
   const LOW = new Actor("low-worker", LOW_EV, handler("low"), {
     priority: "low",
   });
-  await using pub = await new Events(HIGH_EV, LOW_EV).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(LOW, HIGH).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, [LOW, HIGH]);
+  const { pub, sub } = app;
   await pub.emitMany(LOW_EV, Array.from({ length: 10 }, (_, n) => ({ n })));
   await pub.emitMany(HIGH_EV, Array.from({ length: 10 }, (_, n) => ({ n })));
-  const stop = new AbortController();
-  const listening = sub.listen({ signal: stop.signal, maxJobs: 1 });
+  await using listening = listenInBackground(sub, { maxJobs: 1 });
   await waitFor(() => order.length === 20, { what: "all 20 handled" });
-  stop.abort();
-  await listening;
+  await listening.stop();
   // One slot for both actors: after whichever job took the first slot,
   // every freed slot goes to the high-priority actor while it has work.
   const firstLow = order.indexOf("low", 1);
@@ -431,17 +385,19 @@ test("listen() reports a deleted consumer as ConsumerGoneError instead of hangin
   await using server = await NatsServer.start();
   const EV = new Event("vanishing", Num);
   const A = new Actor("vanishing-worker", EV, () => {});
-  await using ctx = await setup(server, A);
-  const listening = ctx.sub.listen({ pollDelay: 300, logger: silentLogger });
-  await new Promise((r) => setTimeout(r, 200));
-  const { jetstreamManager } = await import("@nats-io/jetstream");
-  const jsm = await jetstreamManager(ctx.pub.nc);
-  await jsm.consumers.delete("vanishing", "vanishing-worker");
-  await assert.rejects(listening, (error: Error) => {
+  await using app = await connectActors(server, A);
+  const listening = app.sub.listen({ pollDelay: 300, logger: silentLogger });
+  // Expect the rejection before causing it: it may come before delete returns.
+  const gone = assert.rejects(listening, (error: Error) => {
     assert.equal(error.name, "ConsumerGoneError");
     assert.match(error.message, /vanishing-worker.*register\(\) again/);
     return true;
   });
+  await new Promise((r) => setTimeout(r, 200));
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const jsm = await jetstreamManager(app.pub.nc);
+  await jsm.consumers.delete("vanishing", "vanishing-worker");
+  await gone;
 });
 
 test("term reasons are used only on servers that understand them", () => {
@@ -493,24 +449,24 @@ test("when the dead-letter copy cannot be stored the original is nak'd, not lost
   await using server = await NatsServer.start();
   const EV = new Event("no-dlq", Num);
   const A = new Actor("no-dlq-worker", EV, () => {}, { retryDelay: [100] });
-  await using ctx = await setup(server, A);
+  await using app = await connectActors(server, A);
   const { jetstreamManager } = await import("@nats-io/jetstream");
-  const jsm = await jetstreamManager(ctx.pub.nc);
+  const jsm = await jetstreamManager(app.pub.nc);
   await jsm.streams.delete("walnats_dlq_no-dlq");
-  await ctx.pub.js.publish("no-dlq", new TextEncoder().encode("garbage"));
-  const first = await ctx.sub.listen({ burst: true, logger: silentLogger });
+  await app.pub.js.publish("no-dlq", new TextEncoder().encode("garbage"));
+  const first = await app.sub.listen({ burst: true, logger: silentLogger });
   assert.equal(first.deadLettered, 0);
   assert.equal(first.failed, 1);
-  const info = await consumerInfo(ctx.sub.nc, "no-dlq", "no-dlq-worker");
+  const info = await consumerInfo(app.sub.nc, "no-dlq", "no-dlq-worker");
   assert.equal(info.num_ack_pending + info.num_pending, 1, "still there");
   // Once the dead-letter stream exists again, the next delivery lands there.
-  await ctx.sub.register();
+  await app.sub.register();
   await waitFor(async () => {
-    const r = await ctx.sub.listen({ burst: true, logger: silentLogger });
+    const r = await app.sub.listen({ burst: true, logger: silentLogger });
     return r.deadLettered === 1;
   }, { what: "the poison to be dead-lettered" });
-  const dead = await ctx.sub.deadLetters(A);
+  const dead = await app.sub.deadLetters(A);
   assert.equal(dead.length, 1);
   assert.equal(dead[0]!.reason, "poison");
-  await settled(ctx.sub, "no-dlq", "no-dlq-worker");
+  await settled(app.sub.nc, "no-dlq", "no-dlq-worker");
 });

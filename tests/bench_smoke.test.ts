@@ -6,20 +6,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
-import {
-  type BenchReport,
-  type Command,
-  runBench,
-  type RuntimeName,
-} from "../bench/_runner.ts";
+import { type BenchReport, runBench } from "../bench/_runner.ts";
 import { NatsServer } from "./_helpers.ts";
-
-function current(): [RuntimeName, Command] {
-  if ("Deno" in globalThis) return ["deno", [process.execPath, ["run", "-A"]]];
-  if ("Bun" in globalThis) return ["bun", [process.execPath, ["run"]]];
-  return ["node", [process.execPath, ["--import", "tsx"]]];
-}
+import { currentRuntime } from "./_process.ts";
 
 function positiveFinite(value: unknown, path: string): void {
   assert.ok(
@@ -32,7 +21,7 @@ test("the benchmark's quick run reports positive figures for ours and raw nats.j
   await using server = await NatsServer.start();
   const dir = await mkdtemp(join(tmpdir(), "walnats-bench-"));
   try {
-    const [runtime, command] = current();
+    const { name: runtime, command } = currentRuntime();
     const out = join(dir, "quick.json");
     await runBench({
       quick: true,

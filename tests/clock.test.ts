@@ -1,8 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { Event, Events, type Publisher } from "../mod.ts";
 import {
@@ -12,97 +10,10 @@ import {
   tickCodec,
   type TickPublisher,
 } from "../src/clock.ts";
-import type { Timers } from "../src/decorators/mod.ts";
 import { HEADER_ID } from "../src/headers.ts";
-import type { LogFields, Logger } from "../src/log.ts";
+import { FakeTimers, MemoryLogger } from "./_fakes.ts";
 import { NatsServer, waitFor } from "./_helpers.ts";
-
-/** Timers whose time moves only when the test says so. */
-class FakeTimers implements Timers {
-  #now: number;
-  #seq = 0;
-  readonly #queue = new Map<number, { at: number; callback: () => void }>();
-
-  constructor(start = 0) {
-    this.#now = start;
-  }
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = ++this.#seq;
-    this.#queue.set(id, { at: this.#now + Math.max(0, ms), callback });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.#queue.delete(handle as number);
-  }
-
-  /** Timers waiting to fire. */
-  get pending(): number {
-    return this.#queue.size;
-  }
-
-  /** Move time forward, firing due timers in order, each at its time. */
-  async advance(ms: number): Promise<void> {
-    const end = this.#now + ms;
-    for (;;) {
-      await settle();
-      let next: [number, { at: number; callback: () => void }] | undefined;
-      for (const entry of this.#queue) {
-        if (
-          entry[1].at <= end && (next === undefined || entry[1].at < next[1].at)
-        ) {
-          next = entry;
-        }
-      }
-      if (next === undefined) break;
-      this.#queue.delete(next[0]);
-      this.#now = Math.max(this.#now, next[1].at);
-      next[1].callback();
-    }
-    this.#now = end;
-    await settle();
-  }
-
-  /** Move time forward without firing anything: a stalled event loop. */
-  jump(ms: number): void {
-    this.#now += ms;
-  }
-}
-
-/** Let every pending promise callback run (one macrotask turn). */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-class MemoryLogger implements Logger {
-  readonly entries: { level: string; message: string; fields?: LogFields }[] =
-    [];
-  error(message: string, fields?: LogFields): void {
-    this.#add("error", message, fields);
-  }
-  warn(message: string, fields?: LogFields): void {
-    this.#add("warn", message, fields);
-  }
-  info(message: string, fields?: LogFields): void {
-    this.#add("info", message, fields);
-  }
-  debug(message: string, fields?: LogFields): void {
-    this.#add("debug", message, fields);
-  }
-  #add(level: string, message: string, fields?: LogFields): void {
-    this.entries.push(
-      fields === undefined ? { level, message } : { level, message, fields },
-    );
-  }
-  find(message: RegExp): { level: string; fields?: LogFields }[] {
-    return this.entries.filter((e) => message.test(e.message));
-  }
-}
+import { spawnScript } from "./_process.ts";
 
 interface EmitCall {
   tick: number;
@@ -157,22 +68,39 @@ async function storedTicks(
   return out;
 }
 
-async function keepMessages(pub: Publisher, stream: string): Promise<void> {
-  // Interest retention keeps a message only while a consumer still wants it.
-  const jsm = await jetstreamManager(pub.nc);
-  await jsm.consumers.add(stream, {
-    durable_name: "reader",
-    ack_policy: AckPolicy.Explicit,
+/** Two publishers of TICK, as clocks on two machines have. */
+async function twoPublishers(
+  server: NatsServer,
+): Promise<{ pubA: Publisher; pubB: Publisher } & AsyncDisposable> {
+  const events = new Events(TICK);
+  const pubA = await events.connect(server.url);
+  const pubB = await events.connect(server.url).catch(async (error) => {
+    await pubA.close();
+    throw error;
   });
+  const close = async () => {
+    await pubB.close();
+    await pubA.close();
+  };
+  try {
+    await pubA.register();
+    // Interest retention keeps a message only while a consumer wants it.
+    const jsm = await jetstreamManager(pubA.nc);
+    await jsm.consumers.add("tick", {
+      durable_name: "reader",
+      ack_policy: AckPolicy.Explicit,
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { pubA, pubB, [Symbol.asyncDispose]: close };
 }
 
 test("two clocks on one NATS emit five ticks as exactly five stored messages", async () => {
   await using server = await NatsServer.start();
-  const events = new Events(TICK);
-  await using pubA = await events.connect(server.url);
-  await using pubB = await events.connect(server.url);
-  await pubA.register();
-  await keepMessages(pubA, "tick");
+  await using clocks = await twoPublishers(server);
+  const { pubA, pubB } = clocks;
 
   // Both clocks share one fake time source, so they see every tick at the
   // same instant and race to emit it, as clocks on two machines do.
@@ -224,11 +152,8 @@ test("two clocks on one NATS emit five ticks as exactly five stored messages", a
 
 test("two clocks on real timers store each tick once, in order, with its own time", async () => {
   await using server = await NatsServer.start();
-  const events = new Events(TICK);
-  await using pubA = await events.connect(server.url);
-  await using pubB = await events.connect(server.url);
-  await pubA.register();
-  await keepMessages(pubA, "tick");
+  await using clocks = await twoPublishers(server);
+  const { pubA, pubB } = clocks;
   const period = 200;
   const stop = new AbortController();
   const logger = new MemoryLogger();
@@ -588,31 +513,14 @@ test("tick payloads are ISO 8601 text, as Python walnats writes datetimes", asyn
 
 // ---------------------------------------------------------------- example
 
-function runtimeArgs(script: string): [string, string[]] {
-  if ("Deno" in globalThis) return [process.execPath, ["run", "-A", script]];
-  if ("Bun" in globalThis) return [process.execPath, ["run", script]];
-  return [process.execPath, ["--import", "tsx", script]];
-}
-
 test("examples/03_clock.ts handles three ticks from two clocks and exits 0", async () => {
   await using server = await NatsServer.start();
-  const script = fileURLToPath(
-    new URL("../examples/03_clock.ts", import.meta.url),
-  );
-  const [cmd, argv] = runtimeArgs(script);
-  const child = spawn(cmd, argv, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NATS_URL: server.url },
+  const run = spawnScript(new URL("../examples/03_clock.ts", import.meta.url), {
+    ...process.env,
+    NATS_URL: server.url,
   });
-  let out = "";
-  const onData = (
-    chunk: Uint8Array,
-  ) => (out += new TextDecoder().decode(chunk));
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
-  const code = await new Promise<number | null>((resolve) =>
-    child.once("close", (c) => resolve(c))
-  );
+  const code = await run.exited;
+  const out = run.output();
   assert.equal(code, 0, out);
   const ticks = [...out.matchAll(/^tick \d: (\S+)$/gm)].map((m) => m[1]);
   assert.equal(ticks.length, 3, out);

@@ -23,7 +23,13 @@ import {
   text,
 } from "../src/codecs/mod.ts";
 import { msgpack } from "../src/codecs/msgpack.ts";
-import { consumerInfo, deferred, NatsServer, waitFor } from "./_helpers.ts";
+import {
+  deferred,
+  listenInBackground,
+  NatsServer,
+  settled,
+  waitFor,
+} from "./_helpers.ts";
 
 const utf8 = new TextEncoder();
 const fromUtf8 = (data: Uint8Array) => new TextDecoder().decode(data);
@@ -42,6 +48,27 @@ function isDecodeError(pattern: RegExp) {
     assert.match(error.message, pattern);
     return true;
   };
+}
+
+/**
+ * Decoding `encoded` fails as `expected` once a bit is flipped at any of
+ * `offsets`, or once its last byte is cut off.
+ */
+async function rejectsTampering<T>(
+  codec: Codec<T, T>,
+  encoded: Uint8Array,
+  offsets: number[],
+  expected: (error: unknown) => boolean,
+): Promise<void> {
+  for (const at of offsets) {
+    const flipped = encoded.slice();
+    flipped[at]! ^= 0x01;
+    await assert.rejects(async () => await codec.decode(flipped), expected);
+  }
+  await assert.rejects(
+    async () => await codec.decode(encoded.subarray(0, encoded.length - 1)),
+    expected,
+  );
 }
 
 const Note = v.object({
@@ -387,13 +414,10 @@ test("hmac() rejects tampered, truncated, unsigned and foreign payloads", async 
     /^Cannot decode a payload: the HMAC-SHA256 signature does not match/,
   );
 
-  for (const at of [0, 31, 32, signed.length - 1]) {
-    const flipped = signed.slice();
-    flipped[at]! ^= 0x01;
-    await assert.rejects(async () => await codec.decode(flipped), mismatch);
-  }
-  await assert.rejects(
-    async () => await codec.decode(signed.subarray(0, signed.length - 1)),
+  await rejectsTampering(
+    codec,
+    signed,
+    [0, 31, 32, signed.length - 1],
     mismatch,
   );
   await assert.rejects(
@@ -518,15 +542,7 @@ test("encrypt() rejects a wrong key, tampering, truncation and plaintext", async
 
   const other = encrypt(json(Note), crypto.getRandomValues(new Uint8Array(32)));
   await assert.rejects(async () => await other.decode(sealed), failed);
-  for (const at of [0, 11, 12, sealed.length - 1]) {
-    const flipped = sealed.slice();
-    flipped[at]! ^= 0x01;
-    await assert.rejects(async () => await codec.decode(flipped), failed);
-  }
-  await assert.rejects(
-    async () => await codec.decode(sealed.subarray(0, sealed.length - 1)),
-    failed,
-  );
+  await rejectsTampering(codec, sealed, [0, 11, 12, sealed.length - 1], failed);
   await assert.rejects(
     async () => await codec.decode(sealed.subarray(0, 27)),
     isDecodeError(/shorter than the 28 bytes of IV and tag/),
@@ -773,43 +789,38 @@ test("encrypted events are handled, and a payload signed with another key is dea
   assert.ok(!fromUtf8(stored.data).includes("door code"));
   assert.deepEqual(await SECRET_NOTE.codec.decode(stored.data), note);
 
-  const stop = new AbortController();
-  const listening = sub.listen({ signal: stop.signal, pollDelay: 500 });
-  try {
-    assert.deepEqual(await got.promise, note);
-    const letters = await waitFor(async () => {
-      const found = await sub.deadLetters(PAY);
-      return found.length > 0 ? found : undefined;
-    }, { timeout: 30_000, what: "the forged payment to be dead-lettered" });
-    assert.equal(letters.length, 1);
-    const letter = letters[0]!;
-    assert.equal(letter.reason, "poison");
-    assert.equal(letter.event, "payment");
-    assert.equal(letter.actor, "pay");
-    assert.equal(letter.originalSequence, 1);
-    assert.match(
-      letter.error,
-      /^DecodeError: Cannot decode a payload: the HMAC-SHA256 signature does not match/,
-    );
-    // The dead letter keeps the original bytes, signature and all.
-    assert.deepEqual(await FORGED_PAYMENT.codec.decode(letter.data), {
-      amount: 1_000_000,
+  await using listening = listenInBackground(sub, { pollDelay: 500 });
+  assert.deepEqual(await got.promise, note);
+  const letters = await waitFor(async () => {
+    const found = await sub.deadLetters(PAY);
+    return found.length > 0 ? found : undefined;
+  }, { timeout: 30_000, what: "the forged payment to be dead-lettered" });
+  assert.equal(letters.length, 1);
+  const letter = letters[0]!;
+  assert.equal(letter.reason, "poison");
+  assert.equal(letter.event, "payment");
+  assert.equal(letter.actor, "pay");
+  assert.equal(letter.originalSequence, 1);
+  assert.match(
+    letter.error,
+    /^DecodeError: Cannot decode a payload: the HMAC-SHA256 signature does not match/,
+  );
+  // The dead letter keeps the original bytes, signature and all.
+  assert.deepEqual(await FORGED_PAYMENT.codec.decode(letter.data), {
+    amount: 1_000_000,
+  });
+  for (
+    const [stream, consumer] of [["payment", "pay"], [
+      "secret-note",
+      "read-note",
+    ]]
+  ) {
+    await settled(sub.nc, stream!, consumer!, {
+      timeout: 30_000,
+      what: `consumer ${consumer} to be empty`,
     });
-    for (
-      const [stream, consumer] of [["payment", "pay"], [
-        "secret-note",
-        "read-note",
-      ]]
-    ) {
-      await waitFor(async () => {
-        const info = await consumerInfo(sub.nc, stream!, consumer!);
-        return info.num_pending === 0 && info.num_ack_pending === 0;
-      }, { timeout: 30_000, what: `consumer ${consumer} to be empty` });
-    }
-  } finally {
-    stop.abort();
   }
-  const report = await listening;
+  const report = await listening.stop();
   assert.equal(paid, 0, "the handler never saw the forged payment");
   assert.equal(report.succeeded, 1);
   assert.equal(report.deadLettered, 1);

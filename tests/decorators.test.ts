@@ -1,95 +1,20 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { Actor, Actors, type Context, Event, Events } from "../mod.ts";
-import type { LogFields, Logger } from "../src/log.ts";
+import { Actor, type Context, Event } from "../mod.ts";
 import {
   filterTime,
   rateLimit,
   requireReady,
   suppress,
-  type Timers,
 } from "../src/decorators/mod.ts";
-import { consumerInfo, deferred, NatsServer } from "./_helpers.ts";
-
-/** Timers whose time moves only when the test says so. */
-class FakeTimers implements Timers {
-  #now: number;
-  #seq = 0;
-  readonly #queue = new Map<number, { at: number; callback: () => void }>();
-
-  constructor(start = 0) {
-    this.#now = start;
-  }
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = ++this.#seq;
-    this.#queue.set(id, { at: this.#now + Math.max(0, ms), callback });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.#queue.delete(handle as number);
-  }
-
-  /** Timers waiting to fire. */
-  get pending(): number {
-    return this.#queue.size;
-  }
-
-  /** Move time forward, firing due timers in order, each at its time. */
-  async advance(ms: number): Promise<void> {
-    const end = this.#now + ms;
-    for (;;) {
-      await settle();
-      let next: [number, { at: number; callback: () => void }] | undefined;
-      for (const entry of this.#queue) {
-        if (
-          entry[1].at <= end && (next === undefined || entry[1].at < next[1].at)
-        ) {
-          next = entry;
-        }
-      }
-      if (next === undefined) break;
-      this.#queue.delete(next[0]);
-      this.#now = Math.max(this.#now, next[1].at);
-      next[1].callback();
-    }
-    this.#now = end;
-    await settle();
-  }
-}
-
-/** Let every pending promise callback run (one macrotask turn). */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-class MemoryLogger implements Logger {
-  readonly entries: { level: string; message: string; fields?: LogFields }[] =
-    [];
-  error(message: string, fields?: LogFields): void {
-    this.#add("error", message, fields);
-  }
-  warn(message: string, fields?: LogFields): void {
-    this.#add("warn", message, fields);
-  }
-  info(message: string, fields?: LogFields): void {
-    this.#add("info", message, fields);
-  }
-  debug(message: string, fields?: LogFields): void {
-    this.#add("debug", message, fields);
-  }
-  #add(level: string, message: string, fields?: LogFields): void {
-    this.entries.push(
-      fields === undefined ? { level, message } : { level, message, fields },
-    );
-  }
-}
+import { FakeTimers, MemoryLogger } from "./_fakes.ts";
+import {
+  connectActors,
+  consumerInfo,
+  deferred,
+  NatsServer,
+} from "./_helpers.ts";
 
 function fakeContext<T>(signal: AbortSignal = new AbortController().signal) {
   return {
@@ -324,10 +249,8 @@ test("a job whose handler throws a suppressed error succeeds and is acked once",
     ),
     { maxAttempts: 3, retryDelay: [0] },
   );
-  await using pub = await new Events(PARCEL).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(TRACK).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, TRACK);
+  const { pub, sub } = app;
   await pub.emit(PARCEL, { id: 9 });
   const report = await sub.listen({ burst: true, pollDelay: 2000 });
   assert.equal(report.succeeded, 1);

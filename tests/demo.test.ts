@@ -1,20 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { connect as tcpConnect } from "node:net";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { waitFor } from "./_helpers.ts";
+import { spawnScript } from "./_process.ts";
 
-const demo = fileURLToPath(
-  new URL("../examples/demo/main.ts", import.meta.url),
-);
-
-function runtimeArgs(script: string): [string, string[]] {
-  if ("Deno" in globalThis) return [process.execPath, ["run", "-A", script]];
-  if ("Bun" in globalThis) return [process.execPath, ["run", script]];
-  return [process.execPath, ["--import", "tsx", script]];
-}
+const demo = new URL("../examples/demo/main.ts", import.meta.url);
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -28,35 +19,26 @@ function listening(port: number): Promise<boolean> {
 }
 
 test("the demo starts its own nats-server, shares work across two subscribers, and exits 0 on SIGINT", async () => {
-  const [cmd, argv] = runtimeArgs(demo);
-  const child = spawn(cmd, argv, {
-    stdio: ["ignore", "pipe", "pipe"],
-    // Nothing answers on port 1: the demo must start its own server.
-    env: { ...process.env, NATS_URL: "nats://127.0.0.1:1" },
+  // Nothing answers on port 1: the demo must start its own server.
+  const run = spawnScript(demo, {
+    ...process.env,
+    NATS_URL: "nats://127.0.0.1:1",
   });
-  let out = "";
-  child.stdout.on(
-    "data",
-    (c: Uint8Array) => (out += new TextDecoder().decode(c)),
-  );
-  child.stderr.on(
-    "data",
-    (c: Uint8Array) => (out += new TextDecoder().decode(c)),
-  );
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("close", (code) => resolve(code))
-  );
   try {
     await waitFor(
       () =>
-        /\[subscriber-1\] packed/.test(out) &&
-        /\[subscriber-2\] packed/.test(out),
-      { timeout: 60_000, what: `both subscribers to pack orders:\n${out}` },
+        /\[subscriber-1\] packed/.test(run.output()) &&
+        /\[subscriber-2\] packed/.test(run.output()),
+      {
+        timeout: 60_000,
+        what: () => `both subscribers to pack orders:\n${run.output()}`,
+      },
     );
   } finally {
-    child.kill("SIGINT");
+    run.proc.kill("SIGINT");
   }
-  const code = await exited;
+  const code = await run.exited;
+  const out = run.output();
   // Deno reports a child it sent a signal to as killed (code null) even when
   // the child exited 0; the demo's last line tells how it ended.
   if (code === null && "Deno" in globalThis) {

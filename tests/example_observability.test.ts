@@ -1,42 +1,24 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { spawnScript } from "./_process.ts";
 
-const example = fileURLToPath(
-  new URL("../examples/04_observability.ts", import.meta.url),
-);
+const example = new URL("../examples/04_observability.ts", import.meta.url);
 
-function runtimeArgs(script: string): [string, string[]] {
-  if ("Deno" in globalThis) return [process.execPath, ["run", "-A", script]];
-  if ("Bun" in globalThis) return [process.execPath, ["run", script]];
-  return [process.execPath, ["--import", "tsx", script]];
-}
-
-function run(): Promise<{ code: number | null; out: string }> {
-  const [cmd, argv] = runtimeArgs(example);
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // Without NATS_URL the example starts its own nats-server.
-    if (value !== undefined && key !== "NATS_URL") env[key] = value;
+async function run(): Promise<{ code: number | null; out: string }> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    NO_COLOR: "1",
+  };
+  // Without NATS_URL the example starts its own nats-server.
+  delete env.NATS_URL;
+  const script = spawnScript(example, env);
+  const killer = setTimeout(() => script.proc.kill("SIGKILL"), 110_000);
+  try {
+    return { code: await script.exited, out: script.output() };
+  } finally {
+    clearTimeout(killer);
   }
-  env.NO_COLOR = "1";
-  const child = spawn(cmd, argv, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env,
-  });
-  let out = "";
-  const decoder = new TextDecoder();
-  child.stdout.on("data", (c: Uint8Array) => (out += decoder.decode(c)));
-  child.stderr.on("data", (c: Uint8Array) => (out += decoder.decode(c)));
-  const killer = setTimeout(() => child.kill("SIGKILL"), 110_000);
-  return new Promise((resolve) => {
-    child.once("close", (code) => {
-      clearTimeout(killer);
-      resolve({ code, out });
-    });
-  });
 }
 
 test("the observability example logs, traces and prints Prometheus metrics, and exits 0", async () => {

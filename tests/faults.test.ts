@@ -4,33 +4,51 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { Actor, Actors, Event, Events, silentLogger } from "../mod.ts";
-import { consumerInfo, NatsServer, waitFor } from "./_helpers.ts";
+import {
+  connectActors,
+  consumerInfo,
+  listenInBackground,
+  NatsServer,
+  settled,
+  waitFor,
+} from "./_helpers.ts";
 import { Child } from "./_process.ts";
 
 const Num = v.object({ n: v.number() });
 
-async function registered(server: NatsServer, event: string, actor: string) {
+/**
+ * Register `event` and `actor` on `server` for worker fixtures to run: a
+ * publisher open until disposed, and `worker()` to start a fixture with
+ * `config` (and `changes` to it).
+ */
+async function forWorkers(
+  server: NatsServer,
+  event: string,
+  actor: string,
+  config: Record<string, unknown>,
+) {
   const EV = new Event(event, Num);
-  const A = new Actor(actor, EV, () => {});
-  const pub = await new Events(EV).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(A).connect(server.url);
-  await sub.register();
-  return { EV, pub };
+  const app = await connectActors(server, new Actor(actor, EV, () => {}));
+  // The workers run the consumer; this process only emits.
+  await app.sub.close();
+  const all = { url: server.url, event, actor, ...config };
+  return {
+    EV,
+    pub: app.pub,
+    worker: (changes: Record<string, unknown> = {}) =>
+      new Child("worker.ts", JSON.stringify({ ...all, ...changes })),
+    [Symbol.asyncDispose]: () => app.pub.close(),
+  };
 }
 
 test("a job whose process is killed is redelivered after ackWait to another process and acked", async () => {
   await using server = await NatsServer.start();
-  const { EV, pub } = await registered(server, "crashy", "crash-worker");
-  await using _pub = pub;
-  const config = {
-    url: server.url,
-    event: "crashy",
-    actor: "crash-worker",
+  await using jobs = await forWorkers(server, "crashy", "crash-worker", {
     delay: 30_000,
     ackWait: 1500,
-  };
-  await using first = new Child("worker.ts", JSON.stringify(config));
+  });
+  const { EV, pub } = jobs;
+  await using first = jobs.worker();
   await waitFor(() => first.has("ready"), {
     timeout: 30_000,
     what: "worker 1",
@@ -43,38 +61,30 @@ test("a job whose process is killed is redelivered after ackWait to another proc
   first.proc.kill("SIGKILL");
   await first.exited;
 
-  await using second = new Child(
-    "worker.ts",
-    JSON.stringify({ ...config, delay: 0 }),
-  );
+  await using second = jobs.worker({ delay: 0 });
   await waitFor(() => second.has("done 42"), {
     timeout: 30_000,
-    what: `worker 2 to finish the job: ${second.lines.join("\n")}`,
+    what: () => `worker 2 to finish the job: ${second.lines.join("\n")}`,
   });
   assert.ok(second.has("start 42 2"), "redelivered as delivery 2");
-  await waitFor(async () => {
-    const info = await consumerInfo(pub.nc, "crashy", "crash-worker");
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  }, { what: "the job to be acked" });
+  await settled(pub.nc, "crashy", "crash-worker", {
+    what: "the job to be acked",
+  });
   await second.stop();
   assert.ok(second.has("stopped"));
 });
 
 test("three processes with batch 1 share slow jobs fairly", async () => {
   await using server = await NatsServer.start();
-  const { EV, pub } = await registered(server, "shared", "share-worker");
-  await using _pub = pub;
-  const config = {
-    url: server.url,
-    event: "shared",
-    actor: "share-worker",
+  await using jobs = await forWorkers(server, "shared", "share-worker", {
     delay: 20,
     maxJobs: 4,
     batch: 1,
-  };
-  await using a = new Child("worker.ts", JSON.stringify(config));
-  await using b = new Child("worker.ts", JSON.stringify(config));
-  await using c = new Child("worker.ts", JSON.stringify(config));
+  });
+  const { EV, pub } = jobs;
+  await using a = jobs.worker();
+  await using b = jobs.worker();
+  await using c = jobs.worker();
   const workers = [a, b, c];
   await waitFor(() => workers.every((w) => w.has("ready")), {
     timeout: 30_000,
@@ -112,10 +122,8 @@ test("10 garbage payloads among 1,000 good ones are dead-lettered and the rest h
   const A = new Actor("mixed-worker", EV, ({ n }) => {
     handled.add(n);
   });
-  await using pub = await new Events(EV).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(A).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, A);
+  const { pub, sub } = app;
   const garbage = new Set([3, 99, 250, 400, 401, 555, 700, 808, 900, 999]);
   const enc = new TextEncoder();
   let g = 0;
@@ -125,20 +133,17 @@ test("10 garbage payloads among 1,000 good ones are dead-lettered and the rest h
     }
     await pub.emit(EV, { n }, { sync: n % 100 === 0 });
   }
-  const stop = new AbortController();
-  const listening = sub.listen({
-    signal: stop.signal,
+  await using listening = listenInBackground(sub, {
     batch: 50,
     maxJobs: 50,
     pollDelay: 500,
     logger: silentLogger,
   });
-  await waitFor(async () => {
-    const info = await consumerInfo(pub.nc, "mixed", "mixed-worker");
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  }, { timeout: 60_000, what: "the consumer to empty" });
-  stop.abort();
-  const report = await listening;
+  await settled(pub.nc, "mixed", "mixed-worker", {
+    timeout: 60_000,
+    what: "the consumer to empty",
+  });
+  const report = await listening.stop();
   assert.equal(handled.size, 1000);
   assert.equal(report.succeeded, 1000);
   assert.equal(report.deadLettered, 10);
@@ -168,15 +173,11 @@ test("shutdown hands back unfinished jobs at once; nothing unfinished is acked",
     });
     finishedFirst.add(n);
   }, { maxJobs: 50 });
-  await using pub = await new Events(EV).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SLOW).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SLOW);
+  const { pub, sub } = app;
   await pub.emitMany(EV, Array.from({ length: 50 }, (_, n) => ({ n })));
-  const stop = new AbortController();
   let running = 0;
-  const listening = sub.listen({
-    signal: stop.signal,
+  await using listening = listenInBackground(sub, {
     maxJobs: 50,
     batch: 50,
     grace: 1500,
@@ -189,8 +190,7 @@ test("shutdown hands back unfinished jobs at once; nothing unfinished is acked",
     return info.num_ack_pending === 50;
   }, { what: "50 running jobs" });
   assert.equal(running, 50);
-  stop.abort();
-  const report = await listening;
+  const report = await listening.stop();
   assert.equal(report.succeeded, 25, "the even jobs finished in the grace");
   assert.equal(finishedFirst.size, 25);
   assert.ok([...finishedFirst].every((n) => n % 2 === 0));
@@ -201,19 +201,15 @@ test("shutdown hands back unfinished jobs at once; nothing unfinished is acked",
     second.push(n);
   });
   await using sub2 = await new Actors(FAST).connect(server.url);
-  const stop2 = new AbortController();
-  const listening2 = sub2.listen({
-    signal: stop2.signal,
+  await using listening2 = listenInBackground(sub2, {
     maxJobs: 50,
     batch: 50,
     pollDelay: 500,
   });
-  await waitFor(async () => {
-    const info = await consumerInfo(pub.nc, "draining", "drain-worker");
-    return info.num_pending === 0 && info.num_ack_pending === 0 && info;
-  }, { what: "the second listener to finish" });
-  stop2.abort();
-  await listening2;
+  await settled(pub.nc, "draining", "drain-worker", {
+    what: "the second listener to finish",
+  });
+  await listening2.stop();
   assert.equal(second.length, 25, `handled: ${second.sort((a, b) => a - b)}`);
   assert.ok(second.every((n) => n % 2 === 1));
   assert.equal(new Set(second).size, 25, "exactly once");
@@ -236,9 +232,7 @@ test("listening survives a nats-server kill and restart while events are emitted
     reconnectTimeWait: 100,
   });
   await sub.register();
-  const stop = new AbortController();
-  const listening = sub.listen({
-    signal: stop.signal,
+  await using listening = listenInBackground(sub, {
     batch: 20,
     maxJobs: 20,
     pollDelay: 500,
@@ -270,8 +264,7 @@ test("listening survives a nats-server kill and restart while events are emitted
     const info = await consumerInfo(pub.nc, "survivor", "survivor-worker");
     return info.num_pending === 0 && info.num_ack_pending === 0;
   }, { timeout: 60_000, what: `all ${TOTAL} handled (${handled.size})` });
-  stop.abort();
-  await listening;
+  await listening.stop();
   assert.equal(handled.size, TOTAL);
   const { jetstreamManager } = await import("@nats-io/jetstream");
   const jsm = await jetstreamManager(pub.nc);

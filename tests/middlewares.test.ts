@@ -4,14 +4,10 @@ import * as v from "valibot";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   Actor,
-  Actors,
   Event,
-  Events,
   type FailureContext,
-  type LogFields,
-  type Logger,
+  type ListenReport,
   type Middleware,
-  type StartContext,
   type SuccessContext,
 } from "../mod.ts";
 import {
@@ -21,50 +17,51 @@ import {
   logging,
   logtapeLogger,
 } from "../src/middlewares/mod.ts";
-import { consumerInfo, deferred, NatsServer, waitFor } from "./_helpers.ts";
+import { fakeContext, MemoryLogger } from "./_fakes.ts";
+import {
+  connectActors,
+  consumerInfo,
+  deferred,
+  NatsServer,
+  waitFor,
+} from "./_helpers.ts";
 
 const Order = v.object({ id: v.number() });
+type Order = v.InferOutput<typeof Order>;
+const ORDERED = new Event("order-placed", Order);
 
-interface Entry {
-  level: string;
-  message: string;
-  fields: LogFields | undefined;
+/** LogTape's "walnats" records, from debug up, until disposed. */
+async function logTapeRecords(): Promise<
+  { records: LogRecord[] } & AsyncDisposable
+> {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { buffer: (record: LogRecord) => void records.push(record) },
+    loggers: [
+      { category: ["walnats"], lowestLevel: "debug", sinks: ["buffer"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+    reset: true,
+  });
+  return { records, [Symbol.asyncDispose]: reset };
 }
 
-function recordingLogger(): Logger & { entries: Entry[] } {
-  const entries: Entry[] = [];
-  const log = (level: string) => (message: string, fields?: LogFields) => {
-    entries.push({ level, message, fields });
-  };
-  return {
-    entries,
-    error: log("error"),
-    warn: log("warn"),
-    info: log("info"),
-    debug: log("debug"),
-  };
-}
-
-// A context as a middleware sees it, for unit tests of the wrappers.
-function fakeContext(
-  overrides: Record<string, unknown> = {},
-): FailureContext & SuccessContext & StartContext {
-  return {
-    actor: "greet",
-    event: { name: "user-created" },
-    attempt: 1,
-    deliveryCount: 1,
-    sequence: 1,
-    timestamp: new Date(0),
-    traceId: undefined,
-    headers: {},
-    signal: new AbortController().signal,
-    message: { id: 1 },
-    duration: 5,
-    error: new Error("boom"),
-    outcome: "retry",
-    ...overrides,
-  } as unknown as FailureContext & SuccessContext & StartContext;
+/**
+ * Emit orders with ids 0 to `count` - 1 and let `actor` handle them in one
+ * burst, logging to memory.
+ */
+async function handleOrders(
+  server: NatsServer,
+  actor: Actor<Order>,
+  count: number,
+): Promise<ListenReport> {
+  await using app = await connectActors(server, actor);
+  for (let id = 0; id < count; id++) await app.pub.emit(ORDERED, { id });
+  return await app.sub.listen({
+    burst: true,
+    batch: count,
+    logger: new MemoryLogger(),
+  });
 }
 
 /** Record every hook call as "<name>:<hook>". */
@@ -78,7 +75,6 @@ function recorder(name: string, calls: string[]): Middleware {
 
 test("hooks run in middleware list order around the handler and see the job's context", async () => {
   await using server = await NatsServer.start();
-  const ORDERED = new Event("order-placed", Order);
   const calls: string[] = [];
   const seen: Record<string, unknown>[] = [];
   const SHIP = new Actor("ship", ORDERED, () => {
@@ -106,10 +102,8 @@ test("hooks run in middleware list order around the handler and see the job's co
       recorder("c", calls),
     ],
   });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 1 }, { traceId: "trace-1" });
   const report = await sub.listen({ burst: true });
   assert.equal(report.succeeded, 1);
@@ -138,7 +132,6 @@ test("hooks run in middleware list order around the handler and see the job's co
 
 test("onFailure hooks run in list order with the error, the message and the outcome", async () => {
   await using server = await NatsServer.start();
-  const ORDERED = new Event("order-placed", Order);
   const calls: string[] = [];
   const failures: FailureContext[] = [];
   const boom = new TypeError("out of stock");
@@ -153,12 +146,10 @@ test("onFailure hooks run in list order with the error, the message and the outc
     ],
     retryDelay: [60_000],
   });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 7 });
-  const report = await sub.listen({ burst: true, logger: recordingLogger() });
+  const report = await sub.listen({ burst: true, logger: new MemoryLogger() });
   assert.equal(report.failed, 1);
   assert.deepEqual(calls, [
     "a:start",
@@ -181,7 +172,6 @@ test("onFailure hooks run in list order with the error, the message and the outc
 
 test("a hook that throws or rejects is logged with the actor's name and the job still succeeds and is acked", async () => {
   await using server = await NatsServer.start();
-  const ORDERED = new Event("order-placed", Order);
   const calls: string[] = [];
   const handled = deferred<number>();
   const SHIP = new Actor("ship", ORDERED, ({ id }) => {
@@ -206,12 +196,10 @@ test("a hook that throws or rejects is logged with the actor's name and the job 
       recorder("last", calls),
     ],
   });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 3 });
-  const logger = recordingLogger();
+  const logger = new MemoryLogger();
   const report = await sub.listen({ burst: true, logger });
   assert.equal(await handled.promise, 3);
   assert.equal(report.succeeded, 1);
@@ -224,7 +212,7 @@ test("a hook that throws or rejects is logged with the actor's name and the job 
   assert.equal(info.ack_floor.stream_seq, 1);
 
   const errors = await waitFor(() => {
-    const found = logger.entries.filter((e) => e.level === "error");
+    const found = logger.at("error");
     return found.length >= 2 ? found : undefined;
   }, { what: "both hook failures to be logged" });
   const start = errors.find((e) => /onStart/.test(e.message));
@@ -242,7 +230,6 @@ test("a hook that throws or rejects is logged with the actor's name and the job 
 
 test("onFailure gets the error and no message when the payload does not decode", async () => {
   await using server = await NatsServer.start();
-  const ORDERED = new Event("order-placed", Order);
   const calls: string[] = [];
   const failures: FailureContext[] = [];
   const SHIP = new Actor("ship", ORDERED, () => {
@@ -253,12 +240,10 @@ test("onFailure gets the error and no message when the payload does not decode",
       { onFailure: (ctx) => void failures.push(ctx) },
     ],
   });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.js.publish("order-placed", new TextEncoder().encode("{not json"));
-  const report = await sub.listen({ burst: true, logger: recordingLogger() });
+  const report = await sub.listen({ burst: true, logger: new MemoryLogger() });
   assert.equal(report.deadLettered, 1);
   assert.deepEqual(calls, ["a:failure"]);
   assert.equal(failures.length, 1);
@@ -271,15 +256,12 @@ test("onFailure gets the error and no message when the payload does not decode",
 
 test("onSuccess gets how long the handler ran, in milliseconds", async () => {
   await using server = await NatsServer.start();
-  const ORDERED = new Event("order-placed", Order);
   const successes: SuccessContext[] = [];
   const SHIP = new Actor("ship", ORDERED, async () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
   }, { middlewares: [{ onSuccess: (ctx) => void successes.push(ctx) }] });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 1 });
   await sub.listen({ burst: true });
   assert.equal(successes.length, 1);
@@ -292,125 +274,96 @@ test("onSuccess gets how long the handler ran, in milliseconds", async () => {
 
 test("logging() writes structured records to the actor's LogTape category", async () => {
   await using server = await NatsServer.start();
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { buffer: (record: LogRecord) => void records.push(record) },
-    loggers: [
-      { category: ["walnats"], lowestLevel: "debug", sinks: ["buffer"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-    reset: true,
-  });
-  try {
-    const ORDERED = new Event("order-placed", Order);
-    const SHIP = new Actor("ship", ORDERED, ({ id }) => {
-      if (id === 2) throw new TypeError("out of stock");
-    }, { middlewares: [logging()], retryDelay: [60_000] });
-    await using pub = await new Events(ORDERED).connect(server.url);
-    await pub.register();
-    await using sub = await new Actors(SHIP).connect(server.url);
-    await sub.register();
-    await pub.emit(ORDERED, { id: 1 }, { traceId: "t-1" });
-    await pub.emit(ORDERED, { id: 2 });
-    await pub.js.publish("order-placed", new TextEncoder().encode("nope"));
-    await sub.listen({ burst: true, batch: 3, logger: recordingLogger() });
+  await using logs = await logTapeRecords();
+  const { records } = logs;
+  const SHIP = new Actor("ship", ORDERED, ({ id }) => {
+    if (id === 2) throw new TypeError("out of stock");
+  }, { middlewares: [logging()], retryDelay: [60_000] });
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
+  await pub.emit(ORDERED, { id: 1 }, { traceId: "t-1" });
+  await pub.emit(ORDERED, { id: 2 });
+  await pub.js.publish("order-placed", new TextEncoder().encode("nope"));
+  await sub.listen({ burst: true, batch: 3, logger: new MemoryLogger() });
 
-    const ours = records.filter((r) => r.category[1] === "actor");
-    for (const r of ours) {
-      assert.deepEqual(r.category, ["walnats", "actor", "ship"]);
-    }
-    const bySeq = (seq: number) =>
-      ours.filter((r) => r.properties.sequence === seq);
-    const render = (r: LogRecord) => r.message.map(String).join("");
-
-    const [start1, success1] = bySeq(1);
-    assert.equal(bySeq(1).length, 2);
-    assert.equal(start1!.level, "debug");
-    assert.equal(render(start1!), "Job started");
-    assert.deepEqual(start1!.properties, {
-      actor: "ship",
-      event: "order-placed",
-      attempt: 1,
-      sequence: 1,
-      traceId: "t-1",
-    });
-    assert.equal(success1!.level, "debug");
-    assert.match(render(success1!), /^Job succeeded in \d+ ms$/);
-    assert.equal(typeof success1!.properties.duration, "number");
-
-    const failure2 = bySeq(2).find((r) => r.level === "warning");
-    assert.ok(failure2, JSON.stringify(bySeq(2)));
-    assert.equal(
-      render(failure2),
-      "Job failed on attempt 1, will retry: TypeError: out of stock",
-    );
-    assert.equal((failure2.properties.error as Error).message, "out of stock");
-    assert.equal(failure2.properties.outcome, "retry");
-
-    const poison = bySeq(3);
-    assert.equal(poison.length, 1);
-    assert.equal(poison[0]!.level, "error");
-    assert.match(render(poison[0]!), /^Job failed on attempt 1, dead-letter: /);
-    assert.equal(poison[0]!.properties.decoded, false);
-  } finally {
-    await reset();
+  const ours = records.filter((r) => r.category[1] === "actor");
+  for (const r of ours) {
+    assert.deepEqual(r.category, ["walnats", "actor", "ship"]);
   }
+  const bySeq = (seq: number) =>
+    ours.filter((r) => r.properties.sequence === seq);
+  const render = (r: LogRecord) => r.message.map(String).join("");
+
+  const [start1, success1] = bySeq(1);
+  assert.equal(bySeq(1).length, 2);
+  assert.equal(start1!.level, "debug");
+  assert.equal(render(start1!), "Job started");
+  assert.deepEqual(start1!.properties, {
+    actor: "ship",
+    event: "order-placed",
+    attempt: 1,
+    sequence: 1,
+    traceId: "t-1",
+  });
+  assert.equal(success1!.level, "debug");
+  assert.match(render(success1!), /^Job succeeded in \d+ ms$/);
+  assert.equal(typeof success1!.properties.duration, "number");
+
+  const failure2 = bySeq(2).find((r) => r.level === "warning");
+  assert.ok(failure2, JSON.stringify(bySeq(2)));
+  assert.equal(
+    render(failure2),
+    "Job failed on attempt 1, will retry: TypeError: out of stock",
+  );
+  assert.equal((failure2.properties.error as Error).message, "out of stock");
+  assert.equal(failure2.properties.outcome, "retry");
+
+  const poison = bySeq(3);
+  assert.equal(poison.length, 1);
+  assert.equal(poison[0]!.level, "error");
+  assert.match(render(poison[0]!), /^Job failed on attempt 1, dead-letter: /);
+  assert.equal(poison[0]!.properties.decoded, false);
 });
 
 test("logtapeLogger() sends the engine's records to LogTape, by actor, with braces kept literal", async () => {
   await using server = await NatsServer.start();
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { buffer: (record: LogRecord) => void records.push(record) },
-    loggers: [
-      { category: ["walnats"], lowestLevel: "debug", sinks: ["buffer"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-    reset: true,
-  });
-  try {
-    const logger = logtapeLogger();
-    logger.info("plain {text}", { n: 1 });
-    logger.warn("about an actor", { actor: "ship", n: 2 });
-    assert.deepEqual(records[0]!.category, ["walnats"]);
-    assert.equal(records[0]!.level, "info");
-    assert.equal(records[0]!.message.join(""), "plain {text}");
-    assert.deepEqual(records[0]!.properties, { n: 1 });
-    assert.deepEqual(records[1]!.category, ["walnats", "actor", "ship"]);
-    assert.equal(records[1]!.level, "warning");
-    assert.deepEqual(records[1]!.properties, { actor: "ship", n: 2 });
+  await using logs = await logTapeRecords();
+  const { records } = logs;
+  const logger = logtapeLogger();
+  logger.info("plain {text}", { n: 1 });
+  logger.warn("about an actor", { actor: "ship", n: 2 });
+  assert.deepEqual(records[0]!.category, ["walnats"]);
+  assert.equal(records[0]!.level, "info");
+  assert.equal(records[0]!.message.join(""), "plain {text}");
+  assert.deepEqual(records[0]!.properties, { n: 1 });
+  assert.deepEqual(records[1]!.category, ["walnats", "actor", "ship"]);
+  assert.equal(records[1]!.level, "warning");
+  assert.deepEqual(records[1]!.properties, { actor: "ship", n: 2 });
 
-    // The engine's own record of a failing hook arrives through it.
-    const ORDERED = new Event("order-placed", Order);
-    const SHIP = new Actor("ship", ORDERED, () => {}, {
-      middlewares: [{
-        onStart() {
-          throw new Error("hook broke");
-        },
-      }],
-    });
-    await using pub = await new Events(ORDERED).connect(server.url);
-    await pub.register();
-    await using sub = await new Actors(SHIP).connect(server.url);
-    await sub.register();
-    await pub.emit(ORDERED, { id: 1 });
-    const report = await sub.listen({ burst: true, logger });
-    assert.equal(report.succeeded, 1);
-    const hook = records.find((r) =>
-      r.level === "error" && /onStart/.test(r.message.join(""))
-    );
-    assert.ok(hook, JSON.stringify(records.map((r) => r.message)));
-    assert.deepEqual(hook.category, ["walnats", "actor", "ship"]);
-    assert.equal((hook.properties.error as Error).message, "hook broke");
-  } finally {
-    await reset();
-  }
+  // The engine's own record of a failing hook arrives through it.
+  const SHIP = new Actor("ship", ORDERED, () => {}, {
+    middlewares: [{
+      onStart() {
+        throw new Error("hook broke");
+      },
+    }],
+  });
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
+  await pub.emit(ORDERED, { id: 1 });
+  const report = await sub.listen({ burst: true, logger });
+  assert.equal(report.succeeded, 1);
+  const hook = records.find((r) =>
+    r.level === "error" && /onStart/.test(r.message.join(""))
+  );
+  assert.ok(hook, JSON.stringify(records.map((r) => r.message)));
+  assert.deepEqual(hook.category, ["walnats", "actor", "ship"]);
+  assert.equal((hook.properties.error as Error).message, "hook broke");
 });
 
 test("consoleLogging() writes one readable line per job event", async () => {
   await using server = await NatsServer.start();
   const lines: [string, string][] = [];
-  const ORDERED = new Event("order-placed", Order);
   const SHIP = new Actor("ship", ORDERED, ({ id }) => {
     if (id === 2) throw new TypeError("out of stock");
   }, {
@@ -421,14 +374,12 @@ test("consoleLogging() writes one readable line per job event", async () => {
     ],
     retryDelay: [60_000],
   });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 1 });
   await pub.emit(ORDERED, { id: 2 });
   await pub.js.publish("order-placed", new TextEncoder().encode("nope"));
-  await sub.listen({ burst: true, batch: 3, logger: recordingLogger() });
+  await sub.listen({ burst: true, batch: 3, logger: new MemoryLogger() });
   const normalized = lines
     .map(([level, line]) => `${level} ${line.replace(/\d+ ms/, "N ms")}`)
     .map((l) => l.replace(/(dead-lettered: \w+): .*$/, "$1: ..."))
@@ -530,7 +481,6 @@ test("errorThreshold() rejects thresholds that are not positive integers", () =>
 
 test("errorThreshold() on a real actor alerts from the Nth failing message", async () => {
   await using server = await NatsServer.start();
-  const ORDERED = new Event("order-placed", Order);
   const calls: string[] = [];
   const SHIP = new Actor("ship", ORDERED, () => {
     throw new Error("down");
@@ -538,16 +488,7 @@ test("errorThreshold() on a real actor alerts from the Nth failing message", asy
     middlewares: [errorThreshold(recorder("alert", calls), { actor: 3 })],
     retryDelay: [60_000],
   });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
-  for (let id = 0; id < 5; id++) await pub.emit(ORDERED, { id });
-  const report = await sub.listen({
-    burst: true,
-    batch: 5,
-    logger: recordingLogger(),
-  });
+  const report = await handleOrders(server, SHIP, 5);
   assert.equal(report.failed, 5);
   assert.equal(calls.filter((c) => c === "alert:start").length, 5);
   assert.equal(calls.filter((c) => c === "alert:failure").length, 3);
@@ -565,14 +506,14 @@ test("frequency() passes starts and successes once per actor per time frame", ()
   wrapped.onSuccess!(fakeContext());
   wrapped.onSuccess!(fakeContext());
   wrapped.onStart!(fakeContext({ actor: "other" }));
-  assert.deepEqual(calls, ["start greet", "success greet", "start other"]);
+  assert.deepEqual(calls, ["start ship", "success ship", "start other"]);
   now += 59_999;
   wrapped.onStart!(fakeContext());
   assert.equal(calls.length, 3);
   now += 1;
   wrapped.onStart!(fakeContext());
   wrapped.onSuccess!(fakeContext());
-  assert.deepEqual(calls.slice(3), ["start greet", "success greet"]);
+  assert.deepEqual(calls.slice(3), ["start ship", "success ship"]);
 });
 
 test("frequency() passes a failure once per actor and error name per time frame", () => {
@@ -614,7 +555,6 @@ test("frequency() returns the wrapped hook's promise and checks its time frame",
 
 test("frequency() on a real actor reports one start, one success and one failure for many jobs", async () => {
   await using server = await NatsServer.start();
-  const ORDERED = new Event("order-placed", Order);
   const calls: string[] = [];
   const SHIP = new Actor("ship", ORDERED, ({ id }) => {
     if (id % 2 === 0) throw new Error("even");
@@ -622,16 +562,7 @@ test("frequency() on a real actor reports one start, one success and one failure
     middlewares: [frequency(recorder("m", calls))],
     retryDelay: [60_000],
   });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
-  for (let id = 0; id < 10; id++) await pub.emit(ORDERED, { id });
-  const report = await sub.listen({
-    burst: true,
-    batch: 10,
-    logger: recordingLogger(),
-  });
+  const report = await handleOrders(server, SHIP, 10);
   assert.equal(report.succeeded + report.failed, 10);
   assert.deepEqual(calls.sort(), ["m:failure", "m:start", "m:success"]);
 });

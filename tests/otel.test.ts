@@ -23,22 +23,21 @@ import {
   MetricReader,
 } from "@opentelemetry/sdk-metrics";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import {
-  Actor,
-  Actors,
-  type Context,
-  Event,
-  Events,
-  type LogFields,
-  type Logger,
-} from "../mod.ts";
+import { Actor, type Context, Event, silentLogger } from "../mod.ts";
 import {
   DURATION_BUCKETS,
   otelHeaders,
   otelMetrics,
   OtelTracing,
 } from "../src/otel/mod.ts";
-import { deferred, NatsServer, waitFor } from "./_helpers.ts";
+import { MemoryLogger } from "./_fakes.ts";
+import {
+  connectActors,
+  deferred,
+  listenInBackground,
+  NatsServer,
+  waitFor,
+} from "./_helpers.ts";
 
 // Spans are kept in memory; the active context follows async calls.
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -63,20 +62,8 @@ class TestReader extends MetricReader {
   }
 }
 
-const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
-
-function recordingLogger(): Logger & { errors: LogFields[] } {
-  const errors: LogFields[] = [];
-  return {
-    errors,
-    error: (message, fields) => void errors.push({ message, ...fields }),
-    warn() {},
-    info() {},
-    debug() {},
-  };
-}
-
 const Order = v.object({ id: v.number() });
+const ORDERED = new Event("order-placed", Order);
 
 function byName(spans: ReadableSpan[], name: string): ReadableSpan {
   const span = spans.find((s) => s.name === name);
@@ -87,25 +74,22 @@ function byName(spans: ReadableSpan[], name: string): ReadableSpan {
 test("a span around emit is the parent of the consumer span, across a real nats-server", async () => {
   await using server = await NatsServer.start();
   const { exporter, tracer } = tracing();
-  const ORDERED = new Event("order-placed", Order);
   const seenHeaders = deferred<Record<string, string>>();
   const otel = new OtelTracing({ tracer });
   const SHIP = new Actor("ship", ORDERED, (_order, ctx) => {
     seenHeaders.resolve({ ...ctx.headers });
   }, { middlewares: [otel] });
 
-  await using pub = await new Events(ORDERED).connect(server.url, {
+  await using app = await connectActors(server, SHIP, {
     headerHooks: [otelHeaders()],
   });
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  const { pub, sub } = app;
 
   await tracer.startActiveSpan("checkout", async (span) => {
     await pub.emit(ORDERED, { id: 1 }, { uid: "order-1", traceId: "t-9" });
     span.end();
   });
-  const report = await sub.listen({ burst: true, logger: quiet });
+  const report = await sub.listen({ burst: true, logger: silentLogger });
   assert.equal(report.succeeded, 1);
 
   const spans = exporter.getFinishedSpans();
@@ -144,18 +128,15 @@ test("a span around emit is the parent of the consumer span, across a real nats-
 test("a job without trace context gets a root consumer span", async () => {
   await using server = await NatsServer.start();
   const { exporter, tracer } = tracing();
-  const ORDERED = new Event("order-placed", Order);
   const SHIP = new Actor("ship", ORDERED, () => {}, {
     middlewares: [new OtelTracing({ tracer })],
   });
-  await using pub = await new Events(ORDERED).connect(server.url, {
+  await using app = await connectActors(server, SHIP, {
     headerHooks: [otelHeaders()],
   });
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 1 }); // no active span: no traceparent
-  await sub.listen({ burst: true, logger: quiet });
+  await sub.listen({ burst: true, logger: silentLogger });
   const [span] = exporter.getFinishedSpans();
   assert.ok(span);
   assert.equal(span.parentSpanContext, undefined);
@@ -164,18 +145,15 @@ test("a job without trace context gets a root consumer span", async () => {
 test("a failed job's span has error status, the exception, error.type and the outcome", async () => {
   await using server = await NatsServer.start();
   const { exporter, tracer } = tracing();
-  const ORDERED = new Event("order-placed", Order);
   const otel = new OtelTracing({ tracer });
   const SHIP = new Actor("ship", ORDERED, () => {
     throw new TypeError("out of stock");
   }, { middlewares: [otel], retryDelay: [60_000] });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 1 });
   await pub.js.publish("order-placed", new TextEncoder().encode("{nope"));
-  await sub.listen({ burst: true, batch: 2, logger: quiet });
+  await sub.listen({ burst: true, batch: 2, logger: silentLogger });
 
   const spans = exporter.getFinishedSpans();
   assert.equal(spans.length, 2);
@@ -201,7 +179,6 @@ test("a failed job's span has error status, the exception, error.type and the ou
 test("wrap() makes the job's span active in the handler, so spans it starts nest under it", async () => {
   await using server = await NatsServer.start();
   const { exporter, tracer } = tracing();
-  const ORDERED = new Event("order-placed", Order);
   const otel = new OtelTracing({ tracer });
   let explicit: string | undefined;
   const SHIP = new Actor(
@@ -220,12 +197,10 @@ test("wrap() makes the job's span active in the handler, so spans it starts nest
     }),
     { middlewares: [otel] },
   );
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 4 });
-  const report = await sub.listen({ burst: true, logger: quiet });
+  const report = await sub.listen({ burst: true, logger: silentLogger });
   assert.equal(report.succeeded, 1);
 
   const spans = exporter.getFinishedSpans();
@@ -241,7 +216,6 @@ test("wrap() makes the job's span active in the handler, so spans it starts nest
 test("a job handed back on shutdown ends its span with an error", async () => {
   await using server = await NatsServer.start();
   const { exporter, tracer } = tracing();
-  const ORDERED = new Event("order-placed", Order);
   const otel = new OtelTracing({ tracer });
   const started = deferred();
   const release = deferred();
@@ -249,22 +223,17 @@ test("a job handed back on shutdown ends its span with an error", async () => {
     started.resolve();
     await release.promise; // ignores its signal
   }, { middlewares: [otel] });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 1 });
-  const stop = new AbortController();
-  const listening = sub.listen({
-    signal: stop.signal,
+  await using listening = listenInBackground(sub, {
     grace: 50,
     pollDelay: 500,
-    logger: quiet,
+    logger: silentLogger,
   });
   await started.promise;
   assert.equal(otel.openSpans, 1);
-  stop.abort();
-  await listening;
+  await listening.stop();
   release.resolve();
   const span = await waitFor(
     () => exporter.getFinishedSpans()[0],
@@ -369,7 +338,6 @@ test("otelMetrics() counts started, succeeded, failed, dead-lettered and redeliv
   await using server = await NatsServer.start();
   const reader = new TestReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
-  const ORDERED = new Event("order-placed", Order);
   let attempts = 0;
   const SHIP = new Actor("ship", ORDERED, ({ id }) => {
     // Order 2 fails once, then succeeds on its second attempt.
@@ -378,36 +346,28 @@ test("otelMetrics() counts started, succeeded, failed, dead-lettered and redeliv
     middlewares: [otelMetrics({ meter: meterProvider.getMeter("test") })],
     retryDelay: [0],
   });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   await pub.emit(ORDERED, { id: 1 });
   await pub.emit(ORDERED, { id: 2 });
   await pub.js.publish("order-placed", new TextEncoder().encode("{nope"));
-  const logger = recordingLogger();
-  const stop = new AbortController();
+  const logger = new MemoryLogger();
   let succeeded = 0;
-  const listening = sub.listen({
-    signal: stop.signal,
+  await using listening = listenInBackground(sub, {
     batch: 3,
     pollDelay: 200,
     logger,
   });
-  try {
-    await waitFor(async () => {
-      const { resourceMetrics } = await reader.collect();
-      const metric = resourceMetrics.scopeMetrics[0]?.metrics.find((m) =>
-        m.descriptor.name === "walnats.jobs.succeeded"
-      );
-      succeeded = Number(metric?.dataPoints[0]?.value ?? 0);
-      return succeeded === 2;
-    }, { timeout: 30_000, what: "two successes" });
-  } finally {
-    stop.abort();
-    await listening;
-  }
-  assert.deepEqual(logger.errors, []);
+  await waitFor(async () => {
+    const { resourceMetrics } = await reader.collect();
+    const metric = resourceMetrics.scopeMetrics[0]?.metrics.find((m) =>
+      m.descriptor.name === "walnats.jobs.succeeded"
+    );
+    succeeded = Number(metric?.dataPoints[0]?.value ?? 0);
+    return succeeded === 2;
+  }, { timeout: 30_000, what: "two successes" });
+  await listening.stop();
+  assert.deepEqual(logger.at("error"), []);
 
   const { resourceMetrics } = await reader.collect();
   const found = new Map(
@@ -446,7 +406,6 @@ test("otelMetrics() counts started, succeeded, failed, dead-lettered and redeliv
 });
 
 test("wrap() keeps the handler's payload type and OTel middlewares fit any actor", () => {
-  const ORDERED = new Event("order-placed", Order);
   const otel = new OtelTracing();
   const SHIP = new Actor(
     "ship",

@@ -1,46 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import {
-  Actor,
-  Actors,
-  Event,
-  Events,
-  type FailureContext,
-  type Logger,
-  type StartContext,
-  type SuccessContext,
-} from "../mod.ts";
+import { Actor, Event, silentLogger } from "../mod.ts";
 import {
   DURATION_BUCKETS,
   PROMETHEUS_CONTENT_TYPE,
   PrometheusMiddleware,
   PrometheusRegistry,
 } from "../src/middlewares/prometheus.ts";
-import { NatsServer } from "./_helpers.ts";
-
-const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
-
-function fakeContext(
-  overrides: Record<string, unknown> = {},
-): FailureContext & SuccessContext & StartContext {
-  return {
-    actor: "ship",
-    event: { name: "order-placed" },
-    attempt: 1,
-    deliveryCount: 1,
-    sequence: 1,
-    timestamp: new Date(0),
-    traceId: undefined,
-    headers: {},
-    signal: new AbortController().signal,
-    message: { id: 1 },
-    duration: 5,
-    error: new Error("boom"),
-    outcome: "retry",
-    ...overrides,
-  } as unknown as FailureContext & SuccessContext & StartContext;
-}
+import { fakeContext } from "./_fakes.ts";
+import { connectActors, NatsServer } from "./_helpers.ts";
 
 test("a counter renders HELP, TYPE and one sample per label set, sorted by label values", () => {
   const registry = new PrometheusRegistry();
@@ -286,13 +255,15 @@ test("PrometheusMiddleware counts real jobs: successes, a retry, a poison messag
   const SHIP = new Actor("ship", ORDERED, ({ id }) => {
     if (id === 3) throw new Error("no stock");
   }, { middlewares: [prometheus], retryDelay: [60_000] });
-  await using pub = await new Events(ORDERED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(SHIP).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, SHIP);
+  const { pub, sub } = app;
   for (const id of [1, 2, 3]) await pub.emit(ORDERED, { id });
   await pub.js.publish("order-placed", new TextEncoder().encode("{nope"));
-  const report = await sub.listen({ burst: true, batch: 4, logger: quiet });
+  const report = await sub.listen({
+    burst: true,
+    batch: 4,
+    logger: silentLogger,
+  });
   assert.equal(report.succeeded, 2);
   const text = prometheus.metrics();
   const value = (name: string) => {

@@ -8,7 +8,6 @@ import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   Actor,
-  Actors,
   type AnyEvent,
   CloudEvent,
   Event,
@@ -20,7 +19,13 @@ import {
   ValidationError,
 } from "../mod.ts";
 import { resolveOptions } from "../src/_connection_options.ts";
-import { NatsServer, rawConnect, waitFor } from "./_helpers.ts";
+import {
+  connectActors,
+  listenInBackground,
+  NatsServer,
+  rawConnect,
+  waitFor,
+} from "./_helpers.ts";
 
 const User = v.object({ id: v.number(), name: v.string() });
 const USER_CREATED = new Event("user-created", User);
@@ -769,19 +774,12 @@ test("request() gets the reply of a real actor end to end", async () => {
     id,
     name: `user ${id}`,
   }));
-  await using pub = await new Events(GET_USER).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(LOOKUP).connect(server.url);
-  await sub.register();
-  const stop = new AbortController();
-  const listening = sub.listen({ signal: stop.signal, pollDelay: 500 });
-  try {
-    const user = await pub.request(GET_USER, { id: 42 }, { timeout: 20_000 });
-    assert.deepEqual(user, { id: 42, name: "user 42" });
-  } finally {
-    stop.abort();
-    await listening;
-  }
+  await using app = await connectActors(server, LOOKUP);
+  const { pub, sub } = app;
+  await using listening = listenInBackground(sub, { pollDelay: 500 });
+  const user = await pub.request(GET_USER, { id: 42 }, { timeout: 20_000 });
+  assert.deepEqual(user, { id: 42, name: "user 42" });
+  await listening.stop();
 });
 
 // --- monitor -----------------------------------------------------------

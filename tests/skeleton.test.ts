@@ -1,8 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { consumerInfo, deferred, NatsServer, waitFor } from "./_helpers.ts";
+import { Actor, Event, Events } from "../mod.ts";
+import {
+  connectActors,
+  consumerInfo,
+  deferred,
+  listenInBackground,
+  NatsServer,
+  waitFor,
+} from "./_helpers.ts";
 
 test("an emitted event is handled once with the exact payload and acked", async () => {
   await using server = await NatsServer.start();
@@ -15,25 +22,21 @@ test("an emitted event is handled once with the exact payload and acked", async 
     got.resolve(user);
   });
 
-  await using pub = await new Events(USER_CREATED).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(GREET).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, GREET);
+  const { pub, sub } = app;
 
   const ack = await pub.emit(USER_CREATED, { id: 7, name: "Ann" });
   assert.equal(ack.sequence, 1);
   assert.equal(ack.duplicate, false);
 
-  const stop = new AbortController();
-  const listening = sub.listen({ signal: stop.signal, pollDelay: 500 });
+  await using listening = listenInBackground(sub, { pollDelay: 500 });
   assert.deepEqual(await got.promise, { id: 7, name: "Ann" });
   await waitFor(async () => {
     const info = await consumerInfo(sub.nc, "user-created", "greet");
     return info.num_ack_pending === 0 && info.num_pending === 0 &&
       info.ack_floor.stream_seq === 1;
   }, { what: "the message to be acked" });
-  stop.abort();
-  const report = await listening;
+  const report = await listening.stop();
   assert.equal(calls, 1);
   assert.equal(report.succeeded, 1);
   assert.equal(report.failed, 0);
@@ -46,10 +49,8 @@ test("burst listening handles what is there and resolves", async () => {
   const COUNT = new Actor("count", PING, ({ n }) => {
     seen.push(n);
   });
-  await using pub = await new Events(PING).connect(server.url);
-  await pub.register();
-  await using sub = await new Actors(COUNT).connect(server.url);
-  await sub.register();
+  await using app = await connectActors(server, COUNT);
+  const { pub, sub } = app;
   for (let n = 0; n < 5; n++) await pub.emit(PING, { n });
   const report = await sub.listen({ burst: true, batch: 10 });
   assert.equal(report.succeeded, 5);
