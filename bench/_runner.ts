@@ -9,7 +9,11 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { NatsServer } from "../src/testing/mod.ts";
-import type { ScenarioName, ScenarioResult } from "./_scenarios.ts";
+import {
+  type ScenarioName,
+  type ScenarioResult,
+  SCENARIOS,
+} from "./_scenarios.ts";
 import { grouped, mib, ms } from "./_stats.ts";
 
 /** The three runtimes. */
@@ -165,7 +169,9 @@ async function runChild(
  * @param options Which runtimes and scenarios, sizes, server, output.
  * @returns The report.
  */
-export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
+export async function runBench(
+  options: BenchOptions = {},
+): Promise<BenchReport> {
   const quick = options.quick ?? false;
   const scale = options.scale ?? 1;
   const rounds = options.rounds ?? (quick ? 1 : 2);
@@ -196,41 +202,52 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const url = options.url ?? server!.url;
     const args = [`--url=${url}`, `--scale=${scale}`, `--rounds=${rounds}`];
     if (quick) args.push("--quick");
-    if (options.scenarios !== undefined) {
-      args.push(`--scenario=${options.scenarios.join(",")}`);
-    }
+    // The soak gets a process of its own: RSS never shrinks back, so after
+    // the other scenarios it would show their high-water mark, not its own.
+    const wanted = options.scenarios ?? SCENARIOS;
+    const groups = [
+      wanted.filter((s) => s !== "soak"),
+      wanted.filter((s) => s === "soak"),
+    ].filter((group) => group.length > 0);
     for (const runtime of runtimes) {
       const command = options.commands?.[runtime] ?? defaultCommand(runtime);
       options.progress?.(`=== ${runtime} ===`);
-      await runChild(
-        runtime,
-        command,
-        args,
-        options.timeout ?? 1_800_000,
-        options.progress,
-        (line) => {
-          if (line.type === "info") {
-            report.runtimes[runtime] = line.version ?? "unknown";
-            if (line.server) report.natsServer = line.server;
-          } else if (line.type === "result") {
-            const { type: _type, ...rest } = line as ChildLine & RuntimeResult;
-            report.results.push({ ...rest, runtime });
-          } else if (line.type === "error") {
-            report.errors.push({
-              runtime,
-              ...(line.scenario ? { scenario: line.scenario } : {}),
-              message: line.message ?? "unknown error",
-            });
-          }
-        },
-      );
+      for (const group of groups) {
+        await runChild(
+          runtime,
+          command,
+          [...args, `--scenario=${group.join(",")}`],
+          options.timeout ?? 1_800_000,
+          options.progress,
+          (line) => {
+            if (line.type === "info") {
+              report.runtimes[runtime] = line.version ?? "unknown";
+              if (line.server) report.natsServer = line.server;
+            } else if (line.type === "result") {
+              const { type: _type, ...rest } = line as
+                & ChildLine
+                & RuntimeResult;
+              report.results.push({ ...rest, runtime });
+            } else if (line.type === "error") {
+              report.errors.push({
+                runtime,
+                ...(line.scenario ? { scenario: line.scenario } : {}),
+                message: line.message ?? "unknown error",
+              });
+            }
+          },
+        );
+      }
     }
   } finally {
     await server?.close();
   }
   report.machine.loadAfter = os.loadavg();
   const out = options.out === undefined
-    ? join(ROOT, quick ? "bench/results/quick.tmp" : "bench/results/latest.json")
+    ? join(
+      ROOT,
+      quick ? "bench/results/quick.tmp" : "bench/results/latest.json",
+    )
     : options.out;
   if (out !== null) {
     await mkdir(dirname(out), { recursive: true });
@@ -284,7 +301,9 @@ export function table(report: BenchReport): string {
       : 0
   );
   const seen: string[] = [];
-  for (const r of results) if (!seen.includes(r.scenario)) seen.push(r.scenario);
+  for (const r of results) {
+    if (!seen.includes(r.scenario)) seen.push(r.scenario);
+  }
   results.sort((a, b) =>
     seen.indexOf(a.scenario) - seen.indexOf(b.scenario) ||
     order.get(a.runtime)! - order.get(b.runtime)!
@@ -316,9 +335,9 @@ export function table(report: BenchReport): string {
         r.runtime,
         f(r.ours),
         f(r.raw),
-        `p50 ${x(r.ours.p50, r.raw.p50)} / p99 ${x(r.ours.p99, r.raw.p99)} / max ${
-          x(r.ours.max, r.raw.max)
-        }`,
+        `p50 ${x(r.ours.p50, r.raw.p50)} / p99 ${
+          x(r.ours.p99, r.raw.p99)
+        } / max ${x(r.ours.max, r.raw.max)}`,
         v.target + mark,
       ]);
     } else {
@@ -338,7 +357,9 @@ export function table(report: BenchReport): string {
     Math.max(...rows.map((row) => [...row[i]!].length))
   );
   const line = (row: string[]) =>
-    `| ${row.map((c, i) => c + " ".repeat(widths[i]! - [...c].length)).join(" | ")} |`;
+    `| ${
+      row.map((c, i) => c + " ".repeat(widths[i]! - [...c].length)).join(" | ")
+    } |`;
   return [
     line(rows[0]!),
     `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,

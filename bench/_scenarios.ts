@@ -109,6 +109,8 @@ export interface BenchContext {
   jsm: JetStreamManager;
   /** Progress notes (stderr). */
   note(text: string): void;
+  /** Called around the measured part of the handle scenarios (profiling). */
+  profiler?: { start(): Promise<void>; stop(): Promise<void> };
 }
 
 /** Window of in-flight publishes for the bulk scenarios (emitMany default). */
@@ -157,7 +159,11 @@ async function fresh(
   handler: (message: User) => void | Promise<void>,
   actorOptions: ActorOptions = {},
 ): Promise<
-  { event: Event<User>; actor: Actor<User>; [Symbol.asyncDispose](): Promise<void> }
+  {
+    event: Event<User>;
+    actor: Actor<User>;
+    [Symbol.asyncDispose](): Promise<void>;
+  }
 > {
   counter++;
   const event = new Event(`b-${label}-${runId}-${counter}`, User);
@@ -235,6 +241,16 @@ function rate(n: number, start: number, end: number): number {
   return n / ((end - start) / 1000);
 }
 
+async function finish(
+  ctx: BenchContext,
+  n: number,
+  start: number,
+  end: number,
+): Promise<number> {
+  await ctx.profiler?.stop();
+  return rate(n, start, end);
+}
+
 interface Deferred<T> {
   promise: Promise<T>;
   resolve(value: T): void;
@@ -255,19 +271,21 @@ async function emitSequential(
   await using f = await fresh(ctx, "es", trivial);
   if (side === "ours") {
     await using pub = await new Events(f.event).connect(ctx.url);
+    await ctx.profiler?.start();
     const start = performance.now();
     for (let i = 0; i < n; i++) await pub.emit(f.event, payload(i));
-    return rate(n, start, performance.now());
+    return await finish(ctx, n, start, performance.now());
   }
   const nc = await rawConnect(ctx.url);
   try {
     const js = jetstream(nc);
     const subject = f.event.subject;
+    await ctx.profiler?.start();
     const start = performance.now();
     for (let i = 0; i < n; i++) {
       await js.publish(subject, encoder.encode(JSON.stringify(payload(i))));
     }
-    return rate(n, start, performance.now());
+    return await finish(ctx, n, start, performance.now());
   } finally {
     await nc.close();
   }
@@ -282,11 +300,13 @@ async function emitBulk(
   const payloads = Array.from({ length: n }, (_, i) => payload(i));
   if (side === "ours") {
     await using pub = await new Events(f.event).connect(ctx.url);
+    await ctx.profiler?.start();
     const start = performance.now();
     const { failures } = await pub.emitMany(f.event, payloads, {
       window: WINDOW,
     });
     const end = performance.now();
+    await ctx.profiler?.stop();
     if (failures.length > 0) {
       throw new Error(`emitMany failed ${failures.length} messages`, {
         cause: failures[0]?.error,
@@ -297,6 +317,7 @@ async function emitBulk(
   const nc = await rawConnect(ctx.url);
   try {
     const js = jetstream(nc);
+    await ctx.profiler?.start();
     const start = performance.now();
     await rawWindow(
       js,
@@ -305,7 +326,7 @@ async function emitBulk(
       WINDOW,
       (i) => encoder.encode(JSON.stringify(payloads[i])),
     );
-    return rate(n, start, performance.now());
+    return await finish(ctx, n, start, performance.now());
   } finally {
     await nc.close();
   }
@@ -319,20 +340,32 @@ async function emitFireAndForget(
   await using f = await fresh(ctx, "ef", trivial);
   if (side === "ours") {
     await using pub = await new Events(f.event).connect(ctx.url);
+    await ctx.profiler?.start();
     const start = performance.now();
     for (let i = 0; i < n; i++) {
       await pub.emit(f.event, payload(i), { sync: false });
     }
-    return rate(n, start, await storedAll(ctx, f.event.stream, n));
+    return await finish(
+      ctx,
+      n,
+      start,
+      await storedAll(ctx, f.event.stream, n),
+    );
   }
   const nc = await rawConnect(ctx.url);
   try {
     const subject = f.event.subject;
+    await ctx.profiler?.start();
     const start = performance.now();
     for (let i = 0; i < n; i++) {
       nc.publish(subject, encoder.encode(JSON.stringify(payload(i))));
     }
-    return rate(n, start, await storedAll(ctx, f.event.stream, n));
+    return await finish(
+      ctx,
+      n,
+      start,
+      await storedAll(ctx, f.event.stream, n),
+    );
   } finally {
     await nc.close();
   }
@@ -352,6 +385,7 @@ async function handle(
   // message is handled, so the clock stops there and not when the listener
   // has drained (listen() then waits up to pollDelay for its outstanding
   // pull requests to expire, which is shutdown, not throughput).
+  // deno-lint-ignore require-await -- the scenario wants an async handler
   const handler = async (_message: User): Promise<void> => {
     if (++handled === n) done.resolve(performance.now());
   };
@@ -367,9 +401,8 @@ async function handle(
   if (side === "ours") {
     await using sub = await new Actors(f.actor).connect(ctx.url);
     const stop = new AbortController();
-    const options: ListenOptions = tuned
-      ? { batch: 100, maxJobs: 100 }
-      : {};
+    const options: ListenOptions = tuned ? { batch: 100, maxJobs: 100 } : {};
+    await ctx.profiler?.start();
     const start = performance.now();
     const listening = sub.listen({
       ...options,
@@ -382,6 +415,7 @@ async function handle(
         throw new Error("listen() ended before all messages were handled");
       }),
     ]);
+    await ctx.profiler?.stop();
     stop.abort();
     const report = await listening;
     if (report.succeeded < n) {
@@ -393,6 +427,7 @@ async function handle(
   try {
     const js = jetstream(nc);
     const consumer = await js.consumers.get(f.event.stream, f.actor.consumer);
+    await ctx.profiler?.start();
     const start = performance.now();
     const messages = await consumer.consume();
     for await (const m of messages) {
@@ -400,7 +435,9 @@ async function handle(
       m.ack();
       if (handled === n) break;
     }
-    return rate(n, start, await done.promise);
+    const end = await done.promise;
+    await ctx.profiler?.stop();
+    return rate(n, start, end);
   } finally {
     await nc.close();
   }
@@ -442,9 +479,14 @@ async function latency(
     }
     return samples;
   }
+  // Publisher and consumer on separate connections, as ours (and as they
+  // are in real deployments: a shared socket would batch the pub ack and the
+  // delivery into one read).
   const nc = await rawConnect(ctx.url);
+  const pubNc = await rawConnect(ctx.url);
   try {
     const js = jetstream(nc);
+    const pubJs = jetstream(pubNc);
     const consumer = await js.consumers.get(f.event.stream, f.actor.consumer);
     const messages = await consumer.consume();
     const consuming = (async () => {
@@ -457,7 +499,7 @@ async function latency(
     const subject = f.event.subject;
     try {
       await loop((i) =>
-        js.publish(subject, encoder.encode(JSON.stringify(payload(i))))
+        pubJs.publish(subject, encoder.encode(JSON.stringify(payload(i))))
       );
     } finally {
       await messages.close();
@@ -465,6 +507,7 @@ async function latency(
     }
     return samples;
   } finally {
+    await pubNc.close();
     await nc.close();
   }
 }
@@ -477,11 +520,16 @@ async function soak(ctx: BenchContext, n: number): Promise<SoakFigure> {
   let nextMark = 1;
   const done = deferred<number>();
   let progress: Deferred<void> = deferred();
+  // deno-lint-ignore require-await -- the scenario wants an async handler
   const handler = async (_message: User): Promise<void> => {
     handled++;
     if (handled * 10 >= nextMark * n) {
       const m = process.memoryUsage();
-      samples.push({ percent: nextMark * 10, rss: m.rss, heapUsed: m.heapUsed });
+      samples.push({
+        percent: nextMark * 10,
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+      });
       nextMark++;
     }
     if (handled === n) done.resolve(performance.now());
@@ -559,9 +607,10 @@ export function runOnce(
 }
 
 /**
- * Run a scenario: both sides, `rounds` times each in ABBA order (ours, raw,
- * raw, ours, ...) so drift and warm-up hit both alike. Throughput is the
- * best round of each side; latency pools the samples of all rounds.
+ * Run a scenario: an unmeasured warm-up of both sides (except in quick
+ * mode), then both sides `rounds` times each in ABBA order (ours, raw, raw,
+ * ours, ...) so drift hits both alike. Throughput is the best round of each
+ * side; latency pools the samples of all rounds.
  */
 export async function runScenario(
   ctx: BenchContext,
@@ -574,6 +623,13 @@ export async function runScenario(
     return { kind: "memory", scenario, n, ours: await soak(ctx, n) };
   }
   const got: Record<Side, (number | number[])[]> = { ours: [], raw: [] };
+  if (!ctx.quick) {
+    // Unmeasured warm-up of both sides, so no round pays for the JIT.
+    for (const side of ["ours", "raw"] as const) {
+      ctx.note(`${scenario}: ${side}, warm-up`);
+      await runOnce(ctx, scenario, side, Math.ceil(n / 10));
+    }
+  }
   for (let r = 0; r < rounds; r++) {
     const order: Side[] = r % 2 === 0 ? ["ours", "raw"] : ["raw", "ours"];
     for (const side of order) {

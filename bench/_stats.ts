@@ -34,11 +34,12 @@ export function grouped(n: number): string {
   return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
-/** Milliseconds with two significant decimals where small. */
+/** Milliseconds, with microsecond precision below 1 ms. */
 export function ms(n: number): string {
   if (n >= 100) return n.toFixed(0);
   if (n >= 10) return n.toFixed(1);
-  return n.toFixed(2);
+  if (n >= 1) return n.toFixed(2);
+  return n.toFixed(3);
 }
 
 /** Bytes as MiB with one decimal. */

@@ -16,12 +16,12 @@ import process from "node:process";
 import {
   type BenchOptions,
   describeMachine,
+  runBench,
   type RuntimeName,
   RUNTIMES,
-  runBench,
   table,
 } from "./_runner.ts";
-import { SCENARIOS, type ScenarioName } from "./_scenarios.ts";
+import { type ScenarioName, SCENARIOS } from "./_scenarios.ts";
 
 function flag(name: string): string | undefined {
   const prefix = `--${name}=`;

@@ -10,8 +10,8 @@ import {
   openContext,
   runOnce,
   runScenario,
-  SCENARIOS,
   type ScenarioName,
+  SCENARIOS,
   sizeOf,
 } from "./_scenarios.ts";
 
@@ -21,7 +21,9 @@ export function currentRuntime(): { name: string; version: string } {
     Deno?: { version: { deno: string } };
     Bun?: { version: string };
   };
-  if (g.Deno !== undefined) return { name: "deno", version: g.Deno.version.deno };
+  if (g.Deno !== undefined) {
+    return { name: "deno", version: g.Deno.version.deno };
+  }
   if (g.Bun !== undefined) return { name: "bun", version: g.Bun.version };
   return { name: "node", version: process.versions.node };
 }
@@ -86,7 +88,9 @@ for (const scenario of SCENARIOS.filter((s) => wanted.includes(s))) {
       type: "error",
       runtime: runtime.name,
       scenario,
-      message: error instanceof Error ? error.stack ?? error.message : String(error),
+      message: error instanceof Error
+        ? error.stack ?? error.message
+        : String(error),
     });
   }
 }
