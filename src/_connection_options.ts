@@ -48,6 +48,10 @@ export function resolveOptions(
   options.maxReconnectAttempts ??= -1;
   options.reconnectTimeWait ??= 1000;
   options.name ??= "walnats";
+  // nats.js captures two stack traces per request (every acknowledged
+  // publish) unless told not to: half the CPU of bulk emitting. Errors keep
+  // their own stack; only the caller's async frames are lost.
+  options.noAsyncTraces ??= true;
   return options;
 }
 

@@ -116,17 +116,22 @@ export class Job {
   // shutdown wins). Settled: the message was acked, nak'd or terminated.
   #claimed = false;
   #settled = false;
-  #resolve!: () => void;
-  /** Settles when the job's outcome has been applied to the message. */
-  readonly finished: Promise<void>;
+  // Called once, when the outcome has been applied to the message: one
+  // callback bound per puller instead of a promise per job.
+  readonly #onSettled: (job: Job) => void;
   #message: unknown;
   #ctx: JobContext | undefined;
 
-  constructor(actor: AnyActor, msg: JobMessage, env: JobEnv) {
+  constructor(
+    actor: AnyActor,
+    msg: JobMessage,
+    env: JobEnv,
+    onSettled: (job: Job) => void,
+  ) {
     this.actor = actor;
     this.msg = msg;
     this.env = env;
-    this.finished = new Promise((resolve) => (this.#resolve = resolve));
+    this.#onSettled = onSettled;
   }
 
   get signal(): AbortSignal {
@@ -161,10 +166,8 @@ export class Job {
   }
 
   /** Run the job to its outcome; never rejects. */
-  async run(stats: JobStats): Promise<void> {
-    try {
-      await this.#run(stats);
-    } catch (error) {
+  run(stats: JobStats): void {
+    this.#run(stats).catch((error) => {
       // Only a bug of ours lands here: never ack, let JetStream redeliver.
       this.env.logger.error("job crashed", {
         actor: this.actor.name,
@@ -174,7 +177,7 @@ export class Job {
         this.msg.nak(this.actor.retryDelayFor(this.attempt));
         this.#settle();
       }
-    }
+    });
   }
 
   async #run(stats: JobStats): Promise<void> {
@@ -218,7 +221,9 @@ export class Job {
 
     let message: unknown;
     try {
-      message = await actor.event.codec.decode(msg.data);
+      // Await only asynchronous codecs: a microtask per message otherwise.
+      const decoded = actor.event.codec.decode(msg.data);
+      message = decoded instanceof Promise ? await decoded : decoded;
     } catch (error) {
       const err = error instanceof Error ? error : new DecodeError(
         String(error),
@@ -426,6 +431,6 @@ export class Job {
   #settle(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#resolve();
+    this.#onSettled(this);
   }
 }

@@ -32,17 +32,52 @@ export function parseAckSubject(subject: string): DeliveryMeta | undefined {
   if (t.length === 9) i = 2;
   else if (t.length >= 11) i = 4;
   else return undefined;
-  const num = (s: string | undefined) => Number(s);
-  const tsNanos = t[i + 5] ?? "0";
   return {
     stream: t[i] ?? "",
     consumer: t[i + 1] ?? "",
-    deliveryCount: num(t[i + 2]),
-    streamSequence: num(t[i + 3]),
-    consumerSequence: num(t[i + 4]),
-    // Nanoseconds overflow float precision; milliseconds are what we need.
-    timestamp: tsNanos.length > 6 ? Number(tsNanos.slice(0, -6)) : 0,
-    pending: num(t[i + 6]),
+    deliveryCount: Number(t[i + 2]),
+    streamSequence: Number(t[i + 3]),
+    consumerSequence: Number(t[i + 4]),
+    timestamp: nanosToMillis(t[i + 5] ?? "0"),
+    pending: Number(t[i + 6]),
+  };
+}
+
+// Nanoseconds overflow float precision; milliseconds are what we need.
+function nanosToMillis(nanos: string): number {
+  return nanos.length > 6 ? Number(nanos.slice(0, -6)) : 0;
+}
+
+/**
+ * A parser for one consumer's ack subjects: the `$JS.ACK.<stream>.<consumer>.`
+ * prefix is known, so only the five numbers after it are read, without
+ * splitting the subject (the hot path of every delivered message).
+ */
+export function ackParser(
+  stream: string,
+  consumer: string,
+): (subject: string) => DeliveryMeta | undefined {
+  const prefix = `$JS.ACK.${stream}.${consumer}.`;
+  const start = prefix.length;
+  return (subject) => {
+    if (!subject.startsWith(prefix)) return parseAckSubject(subject);
+    const a = subject.indexOf(".", start);
+    const b = subject.indexOf(".", a + 1);
+    const c = subject.indexOf(".", b + 1);
+    const d = subject.indexOf(".", c + 1);
+    if (a < 0 || b < 0 || c < 0 || d < 0) return undefined;
+    const e = subject.indexOf(".", d + 1);
+    // v1 subjects end with the pending count; anything more is another form.
+    if (e >= 0) return parseAckSubject(subject);
+    return {
+      stream,
+      consumer,
+      deliveryCount: Number(subject.slice(start, a)),
+      streamSequence: Number(subject.slice(a + 1, b)),
+      consumerSequence: Number(subject.slice(b + 1, c)),
+      timestamp: nanosToMillis(subject.slice(c + 1, d)),
+      pending: Number(subject.slice(d + 1)),
+    };
   };
 }
 

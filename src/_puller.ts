@@ -6,7 +6,7 @@ import { createInbox } from "@nats-io/nats-core";
 import type { AnyActor, Priority } from "./actor.ts";
 import { inboxPrefix } from "./_connection_options.ts";
 import { Job, type JobEnv, type JobStats } from "./_job.ts";
-import { JobMessage, parseAckSubject } from "./_jsmsg.ts";
+import { ackParser, type DeliveryMeta, JobMessage } from "./_jsmsg.ts";
 import type { Scheduler, SlotWaiter } from "./_scheduler.ts";
 
 const encoder = new TextEncoder();
@@ -33,6 +33,7 @@ export class Puller implements SlotWaiter {
   readonly #opts: PullerOptions;
   readonly #stats: JobStats;
   readonly #pullSubject: string;
+  readonly #parseAck: (subject: string) => DeliveryMeta | undefined;
   readonly #inbox: string;
   // Idle actors keep one probe out on their own inbox; the probe holds no
   // global slot, so an idle actor never starves a busy one.
@@ -71,6 +72,7 @@ export class Puller implements SlotWaiter {
     this.#onFailure = onFailure;
     this.#pullSubject =
       `${opts.apiPrefix}.CONSUMER.MSG.NEXT.${actor.event.stream}.${actor.consumer}`;
+    this.#parseAck = ackParser(actor.event.stream, actor.consumer);
     this.#inbox = createInbox(inboxPrefix(nc));
     this.#probeInbox = createInbox(inboxPrefix(nc));
   }
@@ -196,7 +198,7 @@ export class Puller implements SlotWaiter {
 
   #onMessage(msg: Msg): void {
     this.#lastHeard = Date.now();
-    const meta = msg.reply ? parseAckSubject(msg.reply) : undefined;
+    const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
     if (meta === undefined) {
       this.#onStatus(msg);
       return;
@@ -225,7 +227,7 @@ export class Puller implements SlotWaiter {
 
   #onProbe(msg: Msg): void {
     this.#lastHeard = Date.now();
-    const meta = msg.reply ? parseAckSubject(msg.reply) : undefined;
+    const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
     this.#probeOut = false;
     if (meta === undefined) {
       const code = msg.headers?.code ?? 0;
@@ -329,18 +331,19 @@ export class Puller implements SlotWaiter {
   }
 
   #startJob(m: JobMessage): void {
-    const job = new Job(this.actor, m, this.#env);
+    const job = new Job(this.actor, m, this.#env, this.#jobSettled);
     this.#jobs.add(job);
-    void job.run(this.#stats);
-    job.finished.then(() => {
-      this.#jobs.delete(job);
-      // Queue this actor before giving the slot back, so the slot goes to
-      // the highest-priority waiter, this actor included.
-      if (!this.#stopping) this.#scheduler.wait(this);
-      this.#scheduler.release(1);
-      this.#checkDrained();
-    });
+    job.run(this.#stats);
   }
+
+  readonly #jobSettled = (job: Job): void => {
+    this.#jobs.delete(job);
+    // Queue this actor before giving the slot back, so the slot goes to the
+    // highest-priority waiter, this actor included.
+    if (!this.#stopping) this.#scheduler.wait(this);
+    this.#scheduler.release(1);
+    this.#checkDrained();
+  };
 
   /** True once there is nothing left to wait for. */
   get idleAndEmpty(): boolean {

@@ -388,7 +388,8 @@ export class Publisher implements AsyncDisposable {
     options: EmitOptions,
     extra: Extra,
   ): Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }> {
-    const data = await event.codec.encode(message);
+    const encoded = event.codec.encode(message);
+    const data = encoded instanceof Promise ? await encoded : encoded;
     if (!(data instanceof Uint8Array)) {
       throw new TypeError(
         `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
@@ -909,6 +910,15 @@ export function buildHeaders(
   extra: Extra = {},
   now: number = Date.now(),
 ): MsgHdrs | undefined {
+  // Fast path: a plain emit carries no headers at all.
+  if (
+    options.meta === undefined && options.uid === undefined &&
+    options.traceId === undefined && options.delay === undefined &&
+    extra.uid === undefined && extra.ceId === undefined &&
+    extra.reply === undefined
+  ) {
+    return undefined;
+  }
   const what = `Cannot emit event "${event}"`;
   let meta: Readonly<Record<string, string>> | undefined;
   let uid = extra.uid ?? options.uid;
