@@ -1,6 +1,11 @@
 /**
- * Deno adapter. Until the Deno-native transport lands, Deno runs the Node
- * transport through its Node compatibility layer; the seam stays here.
+ * Deno adapter: `connect` over Deno's own sockets (`Deno.connect`,
+ * `Deno.startTls`, `Deno.connectTls`), not Node compatibility.
+ *
+ * TLS: server certificates are checked against the system roots plus
+ * `tls.ca`/`tls.caFile`; a client certificate (`tls.cert`/`tls.key` or the
+ * file variants) needs `tls.handshakeFirst: true`, because `Deno.startTls`
+ * cannot present one — otherwise use the `./node` adapter.
  *
  * @example Connect to a test server
  * ```ts
@@ -16,4 +21,41 @@
  *
  * @module
  */
-export { connect } from "./node.ts";
+/** @ignore */
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+/** @ignore */
+import {
+  NatsConnectionImpl,
+  setTransportFactory,
+} from "@nats-io/nats-core/internal";
+import { resolveOptions } from "../_connection_options.ts";
+import { DenoTransport } from "./_deno_transport.ts";
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    // No --allow-env: behave as if the variable were not set.
+    return undefined;
+  }
+}
+
+/**
+ * Connect to NATS over Deno's sockets.
+ *
+ * The server is the argument, else `NATS_URL` (comma-separated URLs), else
+ * `nats://127.0.0.1:4222`. Unless the options say otherwise the connection
+ * reconnects forever, waits 1000 ms between attempts and is named
+ * `"walnats"`.
+ *
+ * @param server URL, URL list, or nats-core connection options.
+ * @returns The connection, once the server accepted it.
+ * @throws {TypeError} `server` is not a URL, a list or an options object.
+ */
+export function connect(
+  server?: string | string[] | ConnectionOptions,
+): Promise<NatsConnection> {
+  const options = resolveOptions(server, env);
+  setTransportFactory({ factory: () => new DenoTransport() });
+  return NatsConnectionImpl.connect(options);
+}

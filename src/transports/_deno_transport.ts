@@ -1,0 +1,269 @@
+// A nats-core Transport on Deno's own sockets (Deno.connect, Deno.startTls,
+// Deno.connectTls): no Node compatibility layer between NATS and the wire.
+// The JSR package @nats-io/transport-deno is the upstream equivalent; it
+// cannot be installed from the npm registry, so this one is ours.
+/** @ignore */
+import {
+  checkOptions,
+  type ConnectionOptions,
+  errors,
+  extractProtocolMessage,
+  INFO,
+  type Server,
+  type ServerInfo,
+  type Transport,
+} from "@nats-io/nats-core/internal";
+
+const encoder = new TextEncoder();
+
+/** Certificates and keys named by the connection's `tls` options. */
+interface TlsMaterial {
+  caCerts?: string[];
+  cert?: string;
+  key?: string;
+}
+
+async function readText(path: string | undefined): Promise<string | undefined> {
+  return path === undefined ? undefined : await Deno.readTextFile(path);
+}
+
+async function tlsMaterial(options: ConnectionOptions): Promise<TlsMaterial> {
+  const tls = options.tls;
+  if (tls === null || tls === undefined) return {};
+  const out: TlsMaterial = {};
+  const ca = (await readText(tls.caFile)) ?? tls.ca;
+  if (ca !== undefined) out.caCerts = [String(ca)];
+  const cert = (await readText(tls.certFile)) ?? tls.cert;
+  const key = (await readText(tls.keyFile)) ?? tls.key;
+  if (cert !== undefined) out.cert = String(cert);
+  if (key !== undefined) out.key = String(key);
+  return out;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+/** nats-core `Transport` over `Deno.Conn`. */
+export class DenoTransport implements Transport {
+  readonly lang = "walnats-deno";
+  readonly version = "0.1.0";
+  closeError?: Error;
+  #conn: Deno.Conn | Deno.TlsConn | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #encrypted = false;
+  #connected = false;
+  #done = false;
+  #options: ConnectionOptions = {};
+  // Bytes read while waiting for INFO: yielded first, the protocol needs them.
+  #peeked: Uint8Array[] = [];
+  #closedResolve!: (value: void | Error) => void;
+  readonly #closedPromise: Promise<void | Error> = new Promise((resolve) => {
+    this.#closedResolve = resolve;
+  });
+
+  get isClosed(): boolean {
+    return this.#done;
+  }
+
+  async connect(hp: Server, options: ConnectionOptions): Promise<void> {
+    this.#options = options;
+    const handshakeFirst = options.tls?.handshakeFirst === true;
+    const tlsName = hp.tlsName || hp.hostname;
+    try {
+      const material = await tlsMaterial(options);
+      let conn: Deno.Conn | Deno.TlsConn;
+      if (handshakeFirst) {
+        const tls = await Deno.connectTls({
+          hostname: hp.hostname,
+          port: hp.port,
+          ...(material.caCerts ? { caCerts: material.caCerts } : {}),
+          ...(material.cert && material.key
+            ? { cert: material.cert, key: material.key }
+            : {}),
+        });
+        await tls.handshake();
+        conn = tls;
+        this.#encrypted = true;
+      } else {
+        const tcp = await Deno.connect({
+          hostname: hp.hostname,
+          port: hp.port,
+        });
+        tcp.setNoDelay(true);
+        conn = tcp;
+      }
+      this.#conn = conn;
+      const info = await this.#peekInfo(conn);
+      checkOptions(info, options);
+      const desired = info.tls_available === true && options.tls !== null &&
+        options.tls !== undefined;
+      if (!handshakeFirst && (info.tls_required || desired)) {
+        if (material.cert !== undefined) {
+          throw errors.InvalidArgumentError.format(
+            "tls",
+            "client certificates need tls.handshakeFirst with the Deno transport (Deno.startTls cannot present one); use the ./node adapter otherwise",
+          );
+        }
+        this.#reader?.releaseLock();
+        this.#reader = undefined;
+        conn = await Deno.startTls(conn as Deno.TcpConn, {
+          hostname: tlsName,
+          ...(material.caCerts ? { caCerts: material.caCerts } : {}),
+        });
+        this.#conn = conn;
+        // The handshake is lazy: do it now, so a bad certificate fails the
+        // connect rather than the first read.
+        await (conn as Deno.TlsConn).handshake();
+        this.#encrypted = true;
+      }
+      if (info.tls_required && !this.#encrypted) {
+        throw errors.InvalidArgumentError.format(
+          "tls",
+          "is not available on this server",
+        );
+      }
+      this.#reader ??= conn.readable.getReader();
+      this.#writer = conn.writable.getWriter();
+      this.#connected = true;
+    } catch (error) {
+      this.#shutdown();
+      if (error instanceof Deno.errors.ConnectionRefused) {
+        throw new errors.ConnectionError("connection refused", {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async #peekInfo(conn: Deno.Conn): Promise<ServerInfo> {
+    this.#reader = conn.readable.getReader();
+    const chunks: Uint8Array[] = [];
+    while (true) {
+      const { value, done } = await this.#reader.read();
+      if (done || value === undefined) {
+        throw new errors.ConnectionError(
+          "connection closed before the server sent INFO",
+        );
+      }
+      chunks.push(value);
+      const line = extractProtocolMessage(concat(chunks));
+      if (line === "") continue;
+      const match = INFO.exec(line);
+      if (!match || match[1] === undefined) {
+        throw new errors.ProtocolError("unexpected response from server");
+      }
+      this.#peeked = chunks;
+      return JSON.parse(match[1]) as ServerInfo;
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this.#iterate();
+  }
+
+  async *#iterate(): AsyncIterableIterator<Uint8Array> {
+    const peeked = this.#peeked;
+    this.#peeked = [];
+    for (const chunk of peeked) yield chunk;
+    const reader = this.#reader;
+    if (reader === undefined) return;
+    let error: Error | undefined;
+    try {
+      while (!this.#done) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (this.#options.debug) {
+          console.info(`> ${new TextDecoder().decode(value)}`);
+        }
+        yield value;
+      }
+    } catch (e) {
+      if (!this.#done) error = e as Error;
+    }
+    await this.#closed(error, false);
+  }
+
+  isEncrypted(): boolean {
+    return this.#encrypted;
+  }
+
+  send(frame: Uint8Array): void {
+    const writer = this.#writer;
+    if (this.#done || writer === undefined) return;
+    if (this.#options.debug) {
+      console.info(`< ${new TextDecoder().decode(frame)}`);
+    }
+    // Write errors surface as a failed read or a stale connection.
+    writer.write(frame).catch(() => {});
+  }
+
+  close(err?: Error): Promise<void> {
+    return this.#closed(err, true);
+  }
+
+  disconnect(): void {
+    // Drop the socket: the protocol notices and reconnects.
+    this.#closed(undefined, true).catch(() => {});
+  }
+
+  discard(): void {
+    this.#done = true;
+    this.#shutdown();
+  }
+
+  closed(): Promise<void | Error> {
+    return this.#closedPromise;
+  }
+
+  async #closed(err: Error | undefined, internal: boolean): Promise<void> {
+    if (!this.#connected) return;
+    if (this.#done) {
+      this.#shutdown();
+      return;
+    }
+    if (err !== undefined) this.closeError = err;
+    if (err === undefined && internal && this.#writer !== undefined) {
+      // Let queued writes reach the socket before it closes.
+      try {
+        await this.#writer.write(encoder.encode(""));
+      } catch {
+        // already broken: nothing more to flush
+      }
+    }
+    this.#done = true;
+    this.#shutdown();
+    this.#closedResolve(this.closeError);
+  }
+
+  #shutdown(): void {
+    try {
+      this.#reader?.releaseLock();
+    } catch {
+      // a pending read keeps the lock; closing the socket ends it
+    }
+    try {
+      this.#writer?.releaseLock();
+    } catch {
+      // idem
+    }
+    try {
+      this.#conn?.close();
+    } catch {
+      // already closed
+    }
+    this.#conn = undefined;
+    this.#reader = undefined;
+    this.#writer = undefined;
+  }
+}
