@@ -14,8 +14,6 @@ import {
   type Transport,
 } from "@nats-io/nats-core/internal";
 
-const encoder = new TextEncoder();
-
 /** Certificates and keys named by the connection's `tls` options. */
 interface TlsMaterial {
   caCerts?: string[];
@@ -58,8 +56,12 @@ export class DenoTransport implements Transport {
   readonly version = "0.1.0";
   closeError?: Error;
   #conn: Deno.Conn | Deno.TlsConn | undefined;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  // Reads go into one reused buffer; each chunk handed on is a copy of just
+  // the bytes read (streams would allocate a large buffer per read).
+  readonly #buffer = new Uint8Array(64 * 1024);
+  // Frames waiting to be written, written in order, batched into one write.
+  #queue: Uint8Array[] = [];
+  #writing: Promise<void> | undefined;
   #encrypted = false;
   #connected = false;
   #done = false;
@@ -114,8 +116,6 @@ export class DenoTransport implements Transport {
             "client certificates need tls.handshakeFirst with the Deno transport (Deno.startTls cannot present one); use the ./node adapter otherwise",
           );
         }
-        this.#reader?.releaseLock();
-        this.#reader = undefined;
         conn = await Deno.startTls(conn as Deno.TcpConn, {
           hostname: tlsName,
           ...(material.caCerts ? { caCerts: material.caCerts } : {}),
@@ -132,8 +132,6 @@ export class DenoTransport implements Transport {
           "is not available on this server",
         );
       }
-      this.#reader ??= conn.readable.getReader();
-      this.#writer = conn.writable.getWriter();
       this.#connected = true;
     } catch (error) {
       this.#shutdown();
@@ -146,12 +144,16 @@ export class DenoTransport implements Transport {
     }
   }
 
+  async #read(conn: Deno.Conn): Promise<Uint8Array | null> {
+    const n = await conn.read(this.#buffer);
+    return n === null ? null : this.#buffer.slice(0, n);
+  }
+
   async #peekInfo(conn: Deno.Conn): Promise<ServerInfo> {
-    this.#reader = conn.readable.getReader();
     const chunks: Uint8Array[] = [];
     while (true) {
-      const { value, done } = await this.#reader.read();
-      if (done || value === undefined) {
+      const value = await this.#read(conn);
+      if (value === null) {
         throw new errors.ConnectionError(
           "connection closed before the server sent INFO",
         );
@@ -176,13 +178,13 @@ export class DenoTransport implements Transport {
     const peeked = this.#peeked;
     this.#peeked = [];
     for (const chunk of peeked) yield chunk;
-    const reader = this.#reader;
-    if (reader === undefined) return;
+    const conn = this.#conn;
+    if (conn === undefined) return;
     let error: Error | undefined;
     try {
       while (!this.#done) {
-        const { value, done } = await reader.read();
-        if (done) break;
+        const value = await this.#read(conn);
+        if (value === null) break;
         if (this.#options.debug) {
           console.info(`> ${new TextDecoder().decode(value)}`);
         }
@@ -199,13 +201,32 @@ export class DenoTransport implements Transport {
   }
 
   send(frame: Uint8Array): void {
-    const writer = this.#writer;
-    if (this.#done || writer === undefined) return;
+    if (this.#done || this.#conn === undefined) return;
     if (this.#options.debug) {
       console.info(`< ${new TextDecoder().decode(frame)}`);
     }
+    this.#queue.push(frame);
     // Write errors surface as a failed read or a stale connection.
-    writer.write(frame).catch(() => {});
+    this.#writing ??= this.#flush().catch(() => {}).finally(() => {
+      this.#writing = undefined;
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const conn = this.#conn;
+      if (conn === undefined) {
+        this.#queue = [];
+        return;
+      }
+      const frames = this.#queue;
+      this.#queue = [];
+      let data = frames.length === 1 ? frames[0]! : concat(frames);
+      while (data.length > 0) {
+        const n = await conn.write(data);
+        data = data.subarray(n);
+      }
+    }
   }
 
   close(err?: Error): Promise<void> {
@@ -233,13 +254,9 @@ export class DenoTransport implements Transport {
       return;
     }
     if (err !== undefined) this.closeError = err;
-    if (err === undefined && internal && this.#writer !== undefined) {
+    if (err === undefined && internal && this.#writing !== undefined) {
       // Let queued writes reach the socket before it closes.
-      try {
-        await this.#writer.write(encoder.encode(""));
-      } catch {
-        // already broken: nothing more to flush
-      }
+      await this.#writing;
     }
     this.#done = true;
     this.#shutdown();
@@ -248,22 +265,11 @@ export class DenoTransport implements Transport {
 
   #shutdown(): void {
     try {
-      this.#reader?.releaseLock();
-    } catch {
-      // a pending read keeps the lock; closing the socket ends it
-    }
-    try {
-      this.#writer?.releaseLock();
-    } catch {
-      // idem
-    }
-    try {
       this.#conn?.close();
     } catch {
       // already closed
     }
     this.#conn = undefined;
-    this.#reader = undefined;
-    this.#writer = undefined;
+    this.#queue = [];
   }
 }
