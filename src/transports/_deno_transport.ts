@@ -61,7 +61,8 @@ export class DenoTransport implements Transport {
   readonly #buffer = new Uint8Array(64 * 1024);
   // Frames waiting to be written, written in order, batched into one write.
   #queue: Uint8Array[] = [];
-  #writing: Promise<void> | undefined;
+  #flushing = false;
+  #flushed: Promise<void> = Promise.resolve();
   #encrypted = false;
   #connected = false;
   #done = false;
@@ -206,26 +207,35 @@ export class DenoTransport implements Transport {
       console.info(`< ${new TextDecoder().decode(frame)}`);
     }
     this.#queue.push(frame);
-    // Write errors surface as a failed read or a stale connection.
-    this.#writing ??= this.#flush().catch(() => {}).finally(() => {
-      this.#writing = undefined;
-    });
+    if (!this.#flushing) {
+      this.#flushing = true;
+      this.#flushed = this.#flush();
+    }
   }
 
+  // One writer at a time; the flag drops in the same tick the queue is seen
+  // empty, so a frame queued later always starts a new flush.
   async #flush(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const conn = this.#conn;
-      if (conn === undefined) {
+    try {
+      while (this.#queue.length > 0) {
+        const conn = this.#conn;
+        if (conn === undefined) {
+          this.#queue = [];
+          return;
+        }
+        const frames = this.#queue;
         this.#queue = [];
-        return;
+        let data = frames.length === 1 ? frames[0]! : concat(frames);
+        while (data.length > 0) {
+          const n = await conn.write(data);
+          data = data.subarray(n);
+        }
       }
-      const frames = this.#queue;
+    } catch {
+      // Write errors surface as a failed read or a stale connection.
       this.#queue = [];
-      let data = frames.length === 1 ? frames[0]! : concat(frames);
-      while (data.length > 0) {
-        const n = await conn.write(data);
-        data = data.subarray(n);
-      }
+    } finally {
+      this.#flushing = false;
     }
   }
 
@@ -254,9 +264,9 @@ export class DenoTransport implements Transport {
       return;
     }
     if (err !== undefined) this.closeError = err;
-    if (err === undefined && internal && this.#writing !== undefined) {
+    if (err === undefined && internal) {
       // Let queued writes reach the socket before it closes.
-      await this.#writing;
+      await this.#flushed;
     }
     this.#done = true;
     this.#shutdown();
