@@ -218,6 +218,10 @@ export class Puller implements SlotWaiter {
     if (this.#credit > 0) {
       this.#credit--;
       this.#startJob(m);
+    } else if (this.#localFree() > 0 && this.#scheduler.take(this, 1) === 1) {
+      // Delivered after its credit was written off (a reset after a
+      // reconnect or a status without a count): run it if a slot is free.
+      this.#startJob(m);
     } else {
       this.#backlog.push(m);
     }

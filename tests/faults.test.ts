@@ -191,7 +191,13 @@ test("shutdown hands back unfinished jobs at once; nothing unfinished is acked",
   }, { what: "50 running jobs" });
   assert.equal(running, 50);
   const report = await listening.stop();
-  assert.equal(report.succeeded, 25, "the even jobs finished in the grace");
+  assert.equal(
+    report.succeeded,
+    25,
+    `the even jobs finished in the grace: ${
+      JSON.stringify(report)
+    }, ${finishedFirst.size} finished`,
+  );
   assert.equal(finishedFirst.size, 25);
   assert.ok([...finishedFirst].every((n) => n % 2 === 0));
 
