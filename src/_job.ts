@@ -20,8 +20,13 @@ export interface JobEnv {
   readonly logger: Logger;
   /** Whether the server understands `+TERM <reason>` (2.10.4+). */
   readonly termReasons: boolean;
-  /** Current time, epoch ms (a seam for tests). */
+  /** Current time, epoch ms: only for `Walnats-Delay` (a seam for tests). */
   readonly now: () => number;
+  /**
+   * A monotonic clock in ms for durations and job deadlines, so a wall clock
+   * step (NTP, a suspended VM) never times out running jobs.
+   */
+  readonly clock: () => number;
 }
 
 /** Counters a job reports to. */
@@ -106,9 +111,9 @@ export class Job {
   readonly actor: AnyActor;
   readonly msg: JobMessage;
   readonly env: JobEnv;
-  /** Epoch ms when the handler started (0 before). */
+  /** Monotonic ms (env.clock) when the handler started (0 before). */
   started = 0;
-  /** Epoch ms after which the job times out. */
+  /** Monotonic ms after which the job times out. */
   deadline = Infinity;
   attempt = 1;
   #controller: AbortController | undefined;
@@ -216,7 +221,7 @@ export class Job {
       return;
     }
 
-    this.started = env.now();
+    this.started = env.clock();
     this.deadline = this.started + actor.jobTimeout;
 
     let message: unknown;
@@ -288,7 +293,7 @@ export class Job {
     if (middlewares.length > 0) {
       const ctx = this.#hookContext({
         message: this.#message,
-        duration: env.now() - this.started,
+        duration: env.clock() - this.started,
       });
       for (const mw of middlewares) {
         if (mw.onSuccess) {
@@ -339,7 +344,7 @@ export class Job {
       outcome: outcome === "dead-letter" && !this.actor.deadLetter
         ? "terminate"
         : outcome,
-      duration: this.started ? this.env.now() - this.started : 0,
+      duration: this.started ? this.env.clock() - this.started : 0,
     });
     for (const mw of middlewares) {
       if (mw.onFailure) {

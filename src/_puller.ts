@@ -97,7 +97,7 @@ export class Puller implements SlotWaiter {
         if (err === null) this.#onProbe(msg);
       },
     });
-    this.#lastHeard = Date.now();
+    this.#lastHeard = performance.now();
     const actor = this.actor;
     if (actor.pulse) {
       this.#timers.push(setInterval(() => {
@@ -112,13 +112,13 @@ export class Puller implements SlotWaiter {
 
   // Job timeouts, and recovery of credit lost with unanswered requests.
   #tick(): void {
-    const now = this.#env.now();
+    const now = this.#env.clock();
     for (const job of this.#jobs) {
       if (job.started !== 0 && now > job.deadline) job.timeout(this.#stats);
     }
     if (
       this.#credit > 0 &&
-      Date.now() - this.#lastHeard > this.#opts.pollDelay + 5_000
+      performance.now() - this.#lastHeard > this.#opts.pollDelay + 5_000
     ) {
       // Requests were lost (connection drop, server restart): nobody will
       // answer them, so give their slots back and ask again.
@@ -132,7 +132,7 @@ export class Puller implements SlotWaiter {
     this.#credit = 0;
     this.#probeOut = false;
     this.#scheduler.release(lost);
-    this.#lastHeard = Date.now();
+    this.#lastHeard = performance.now();
     this.#checkDrained();
     this.wake();
   }
@@ -197,7 +197,7 @@ export class Puller implements SlotWaiter {
   }
 
   #onMessage(msg: Msg): void {
-    this.#lastHeard = Date.now();
+    this.#lastHeard = performance.now();
     const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
     if (meta === undefined) {
       this.#onStatus(msg);
@@ -230,7 +230,7 @@ export class Puller implements SlotWaiter {
   }
 
   #onProbe(msg: Msg): void {
-    this.#lastHeard = Date.now();
+    this.#lastHeard = performance.now();
     const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
     this.#probeOut = false;
     if (meta === undefined) {

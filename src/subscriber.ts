@@ -240,6 +240,7 @@ export class Subscriber implements AsyncDisposable {
       logger,
       termReasons: serverAtLeast(this.nc.info?.version, [2, 10, 4]),
       now: Date.now,
+      clock: () => performance.now(),
     };
     const scheduler = new Scheduler(maxJobs);
     const stop = new AbortController();

@@ -47,7 +47,7 @@ function propertiesOf(ctx: Context): Record<string, unknown> {
  * | `onFailure`, given up | error | `Job failed on attempt {attempt}, {outcome}: {error}` |
  *
  * Every record carries the properties `actor`, `event`, `attempt`,
- * `sequence` and `traceId` (when set); `onSuccess` adds `duration` (ms),
+ * `sequence` and `traceId` (when set); `onSuccess` adds `duration` (whole ms),
  * `onFailure` adds `error` (the `Error`), `outcome` and `duration`, and
  * `decoded: false` when the payload did not decode.
  *
@@ -85,7 +85,7 @@ export function logging(options: LoggingOptions = {}): Middleware {
     onSuccess(ctx: SuccessContext): void {
       loggerOf(ctx).debug("Job succeeded in {duration} ms", {
         ...propertiesOf(ctx),
-        duration: ctx.duration,
+        duration: Math.round(ctx.duration),
       });
     },
     onFailure(ctx: FailureContext): void {
@@ -93,7 +93,7 @@ export function logging(options: LoggingOptions = {}): Middleware {
         ...propertiesOf(ctx),
         error: ctx.error,
         outcome: ctx.outcome,
-        duration: ctx.duration,
+        duration: Math.round(ctx.duration),
       };
       if (ctx.message === undefined) properties.decoded = false;
       if (ctx.outcome === "retry") {
