@@ -33,9 +33,9 @@ export async function waitFor<T>(
   check: () => T | Promise<T>,
   { timeout = 10_000, interval = 20, what = "condition" }: WaitOptions = {},
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeout;
+  const deadline = performance.now() + timeout;
   let last: unknown;
-  while (Date.now() < deadline) {
+  while (performance.now() < deadline) {
     try {
       const value = await check();
       if (value) return value as NonNullable<T>;

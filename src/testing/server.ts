@@ -252,9 +252,9 @@ export class NatsServer implements AsyncDisposable {
         });
       });
       spawnError.catch(() => {});
-      const deadline = Date.now() + this.#startTimeout;
+      const deadline = performance.now() + this.#startTimeout;
       const ready = (async () => {
-        while (Date.now() < deadline) {
+        while (performance.now() < deadline) {
           if (exitCode !== undefined) {
             throw new Error(
               `nats-server exited with code ${exitCode} while starting:\n${
