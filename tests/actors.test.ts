@@ -37,7 +37,7 @@ test("a failing handler is retried after retryDelay[attempt - 1], then dead-lett
     },
   };
   const FAIL = new Actor("always-fails", EV, (_msg, ctx) => {
-    attempts.push({ attempt: ctx.attempt, at: Date.now() });
+    attempts.push({ attempt: ctx.attempt, at: performance.now() });
     throw new Error(`boom ${ctx.attempt}`);
   }, { retryDelay: [300, 5000], maxAttempts: 3, middlewares: [mw] });
   // Second retry uses the last entry again: cap it to keep the test short.
