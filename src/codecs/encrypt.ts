@@ -5,6 +5,7 @@
  */
 import type { Codec } from "../codec.ts";
 import { DecodeError } from "../errors.ts";
+import { cryptoKeyLoader, isCryptoKey, rawKeyLoader } from "./_keys.ts";
 
 /** A key for {@linkcode encrypt}. */
 export type EncryptKey = string | Uint8Array | CryptoKey;
@@ -32,11 +33,6 @@ const TAG_LENGTH = 16;
 const encoder = new TextEncoder();
 const WHAT = "Cannot create encrypt codec";
 
-function isCryptoKey(key: unknown): key is CryptoKey {
-  return typeof key === "object" && key !== null && "algorithm" in key &&
-    "usages" in key && "type" in key;
-}
-
 function fromBase64(text: string, which: string): Uint8Array {
   const digits = text.trim().replace(/={1,2}$/, "").replaceAll("-", "+")
     .replaceAll("_", "/");
@@ -63,15 +59,7 @@ function prepare(
         `${WHAT}: ${which} is a ${key.algorithm.name} CryptoKey, expected an AES-GCM key`,
       );
     }
-    const missing = usages.filter((usage) => !key.usages.includes(usage));
-    if (missing.length > 0) {
-      throw new TypeError(
-        `${WHAT}: ${which} is not usable to ${
-          missing.join(" and ")
-        } (its usages: ${key.usages.join(", ") || "none"})`,
-      );
-    }
-    return () => Promise.resolve(key);
+    return cryptoKeyLoader(key, usages, WHAT, which);
   }
   let raw: Uint8Array;
   if (typeof key === "string") raw = fromBase64(key, which);
@@ -88,15 +76,7 @@ function prepare(
       `${WHAT}: ${which} must be 16 or 32 bytes (AES-128 or AES-256), got ${raw.length} bytes`,
     );
   }
-  let imported: Promise<CryptoKey> | undefined;
-  return () =>
-    imported ??= crypto.subtle.importKey(
-      "raw",
-      raw as Uint8Array<ArrayBuffer>,
-      { name: "AES-GCM" },
-      false,
-      ["encrypt", "decrypt"],
-    );
+  return rawKeyLoader(raw, { name: "AES-GCM" }, ["encrypt", "decrypt"]);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { Codec } from "../codec.ts";
 import { DecodeError } from "../errors.ts";
+import { cryptoKeyLoader, isCryptoKey, rawKeyLoader } from "./_keys.ts";
 
 /** Hash functions {@linkcode hmac} can sign with. */
 export type HmacHash = "SHA-256" | "SHA-384" | "SHA-512";
@@ -40,11 +41,6 @@ const TAG_LENGTHS: Readonly<Record<HmacHash, number>> = {
 const encoder = new TextEncoder();
 const WHAT = "Cannot create hmac codec";
 
-function isCryptoKey(key: unknown): key is CryptoKey {
-  return typeof key === "object" && key !== null && "algorithm" in key &&
-    "usages" in key && "type" in key;
-}
-
 function keyHash(key: CryptoKey): string | undefined {
   const algorithm = key.algorithm as Partial<HmacKeyAlgorithm>;
   return algorithm.name === "HMAC" ? algorithm.hash?.name : undefined;
@@ -70,15 +66,7 @@ function prepare(
         }, but the codec signs with ${hash}; every key must use the same hash`,
       );
     }
-    const missing = usages.filter((usage) => !key.usages.includes(usage));
-    if (missing.length > 0) {
-      throw new TypeError(
-        `${WHAT}: ${which} is not usable to ${
-          missing.join(" and ")
-        } (its usages: ${key.usages.join(", ") || "none"})`,
-      );
-    }
-    return () => Promise.resolve(key);
+    return cryptoKeyLoader(key, usages, WHAT, which);
   }
   let raw: Uint8Array;
   if (typeof key === "string") raw = encoder.encode(key);
@@ -93,15 +81,7 @@ function prepare(
   if (raw.length === 0) {
     throw new RangeError(`${WHAT}: ${which} is empty`);
   }
-  let imported: Promise<CryptoKey> | undefined;
-  return () =>
-    imported ??= crypto.subtle.importKey(
-      "raw",
-      raw as Uint8Array<ArrayBuffer>,
-      { name: "HMAC", hash },
-      false,
-      ["sign", "verify"],
-    );
+  return rawKeyLoader(raw, { name: "HMAC", hash }, ["sign", "verify"]);
 }
 
 /**
