@@ -8,7 +8,12 @@ import { publishDeadLetter } from "./dead_letter.ts";
 import type { DeadLetterReason } from "./dead_letter.ts";
 import { DecodeError, JobTimeoutError, ShutdownError } from "./errors.ts";
 import type { AnyEvent } from "./event.ts";
-import { HEADER_DELAY, HEADER_REPLY, HEADER_TRACE } from "./headers.ts";
+import {
+  HEADER_DELAY,
+  HEADER_REPLY,
+  HEADER_TRACE,
+  headersToRecord,
+} from "./headers.ts";
 import type { Logger } from "./log.ts";
 import type { Middleware } from "./middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
@@ -66,39 +71,37 @@ class JobContext implements Context {
     return this.#job.msg.headers?.get(HEADER_TRACE) || undefined;
   }
   get headers(): Readonly<Record<string, string>> {
-    if (this.#headers === undefined) {
-      const out: Record<string, string> = {};
-      const h = this.#job.msg.headers;
-      if (h !== undefined) {
-        for (const [key, values] of h) {
-          if (values[0] !== undefined) out[key] = values[0];
-        }
-      }
-      this.#headers = out;
-    }
-    return this.#headers;
+    return (this.#headers ??= headersToRecord(this.#job.msg.headers));
   }
   get signal(): AbortSignal {
     return this.#job.signal;
   }
 }
 
-// Run a hook without letting it delay or fail the job.
-function runHook(
+type HookName = "onStart" | "onSuccess" | "onFailure";
+
+// Call one hook of every middleware, in list order, without letting any of
+// them delay or fail the job.
+function runHooks(
+  middlewares: readonly Middleware[],
+  hook: HookName,
+  ctx: Parameters<NonNullable<Middleware[HookName]>>[0],
   logger: Logger,
   actor: string,
-  hook: string,
-  call: () => void | Promise<void>,
 ): void {
-  try {
-    const result = call();
-    if (result instanceof Promise) {
-      result.catch((error) =>
-        logger.error(`middleware ${hook} failed`, { actor, error })
-      );
-    }
-  } catch (error) {
+  const report = (error: unknown) =>
     logger.error(`middleware ${hook} failed`, { actor, error });
+  for (const mw of middlewares) {
+    const fn = mw[hook] as
+      | ((c: typeof ctx) => void | Promise<void>)
+      | undefined;
+    if (fn === undefined) continue;
+    try {
+      const result = fn.call(mw, ctx);
+      if (result instanceof Promise) result.catch(report);
+    } catch (error) {
+      report(error);
+    }
   }
 }
 
@@ -142,11 +145,6 @@ export class Job {
   get signal(): AbortSignal {
     this.#controller ??= new AbortController();
     return this.#controller.signal;
-  }
-
-  /** Whether the message has been acked, nak'd or terminated. */
-  get settled(): boolean {
-    return this.#settled;
   }
 
   #context(): JobContext {
@@ -244,12 +242,13 @@ export class Job {
 
     const middlewares = actor.middlewares as Middleware[];
     if (middlewares.length > 0) {
-      const ctx = this.#hookContext({ message });
-      for (const mw of middlewares) {
-        if (mw.onStart) {
-          runHook(env.logger, actor.name, "onStart", () => mw.onStart!(ctx));
-        }
-      }
+      runHooks(
+        middlewares,
+        "onStart",
+        this.#hookContext({ message }),
+        env.logger,
+        actor.name,
+      );
     }
 
     let result: unknown;
@@ -291,20 +290,16 @@ export class Job {
     }
     const middlewares = actor.middlewares as Middleware[];
     if (middlewares.length > 0) {
-      const ctx = this.#hookContext({
-        message: this.#message,
-        duration: env.clock() - this.started,
-      });
-      for (const mw of middlewares) {
-        if (mw.onSuccess) {
-          runHook(
-            env.logger,
-            actor.name,
-            "onSuccess",
-            () => mw.onSuccess!(ctx),
-          );
-        }
-      }
+      runHooks(
+        middlewares,
+        "onSuccess",
+        this.#hookContext({
+          message: this.#message,
+          duration: env.clock() - this.started,
+        }),
+        env.logger,
+        actor.name,
+      );
     }
   }
 
@@ -346,16 +341,7 @@ export class Job {
         : outcome,
       duration: this.started ? this.env.clock() - this.started : 0,
     });
-    for (const mw of middlewares) {
-      if (mw.onFailure) {
-        runHook(
-          this.env.logger,
-          this.actor.name,
-          "onFailure",
-          () => mw.onFailure!(ctx),
-        );
-      }
-    }
+    runHooks(middlewares, "onFailure", ctx, this.env.logger, this.actor.name);
   }
 
   async #deadLetter(

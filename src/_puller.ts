@@ -97,7 +97,7 @@ export class Puller implements SlotWaiter {
         if (err === null) this.#onProbe(msg);
       },
     });
-    this.#lastHeard = performance.now();
+    this.#lastHeard = this.#env.clock();
     const actor = this.actor;
     if (actor.pulse) {
       this.#timers.push(setInterval(() => {
@@ -118,7 +118,7 @@ export class Puller implements SlotWaiter {
     }
     if (
       this.#credit > 0 &&
-      performance.now() - this.#lastHeard > this.#opts.pollDelay + 5_000
+      this.#env.clock() - this.#lastHeard > this.#opts.pollDelay + 5_000
     ) {
       // Requests were lost (connection drop, server restart): nobody will
       // answer them, so give their slots back and ask again.
@@ -132,7 +132,7 @@ export class Puller implements SlotWaiter {
     this.#credit = 0;
     this.#probeOut = false;
     this.#scheduler.release(lost);
-    this.#lastHeard = performance.now();
+    this.#lastHeard = this.#env.clock();
     this.#checkDrained();
     this.wake();
   }
@@ -197,30 +197,48 @@ export class Puller implements SlotWaiter {
   }
 
   #onMessage(msg: Msg): void {
-    this.#lastHeard = performance.now();
+    this.#lastHeard = this.#env.clock();
+    const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
+    if (meta === undefined) this.#onStatus(msg);
+    else this.#deliver(new JobMessage(msg, meta), this.#credit > 0);
+  }
+
+  #onProbe(msg: Msg): void {
+    this.#lastHeard = this.#env.clock();
     const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
     if (meta === undefined) {
-      this.#onStatus(msg);
+      const code = msg.headers?.code ?? 0;
+      if (code === 100) return; // heartbeat: the probe is still out
+      this.#probeOut = false;
+      if (this.#fatal(code, msg.headers?.description ?? "")) return;
+      this.#checkDrained();
+      this.#askAgain(code);
       return;
     }
-    const m = new JobMessage(msg, meta);
+    this.#probeOut = false;
+    // The probe held no slot: the message takes one if it is free.
+    this.#deliver(new JobMessage(msg, meta), false);
+  }
+
+  /**
+   * Run a delivered message, or keep it (pulsed) until a slot frees up.
+   * `reserved`: a slot was taken for it when it was requested.
+   */
+  #deliver(m: JobMessage, reserved: boolean): void {
     this.#idle = false;
+    if (reserved) this.#credit--;
     if (this.#stopping) {
       // Shutting down: hand it back at once for another copy to take.
-      if (this.#credit > 0) {
-        this.#credit--;
-        this.#scheduler.release(1);
-      }
+      if (reserved) this.#scheduler.release(1);
       m.nak(0);
       this.#checkDrained();
       return;
     }
-    if (this.#credit > 0) {
-      this.#credit--;
+    if (reserved) {
       this.#startJob(m);
     } else if (this.#localFree() > 0 && this.#scheduler.take(this, 1) === 1) {
-      // Delivered after its credit was written off (a reset after a
-      // reconnect or a status without a count): run it if a slot is free.
+      // A probe's message, or one delivered after its credit was written
+      // off (a reset after a reconnect, a status without a count).
       this.#startJob(m);
     } else {
       this.#backlog.push(m);
@@ -229,47 +247,26 @@ export class Puller implements SlotWaiter {
     if (!this.#opts.burst) this.wake();
   }
 
-  #onProbe(msg: Msg): void {
-    this.#lastHeard = performance.now();
-    const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
-    this.#probeOut = false;
-    if (meta === undefined) {
-      const code = msg.headers?.code ?? 0;
-      if (code === 100) {
-        this.#probeOut = true;
-        return;
-      }
-      if (code === 503) {
-        this.#onFailure({
-          actor: this.actor.name,
-          status: code,
-          detail: msg.headers?.description || "no responders",
-        });
-        return;
-      }
-      if (code === 409 && /deleted/i.test(msg.headers?.description ?? "")) {
-        this.#fail(code, msg.headers?.description ?? "");
-        return;
-      }
-      this.#checkDrained();
-      if (code === 409) setTimeout(() => this.wake(), 250);
-      else this.wake();
-      return;
+  /** Report a status that ends pulling for this actor; true if it was one. */
+  #fatal(code: number, description: string): boolean {
+    if (code === 503) {
+      // No responders: the consumer or stream is missing, or JetStream is
+      // not available right now. The listener checks which.
+      this.#fail(code, description || "no responders");
+      return true;
     }
-    const m = new JobMessage(msg, meta);
-    this.#idle = false;
-    if (this.#stopping) {
-      m.nak(0);
-      this.#checkDrained();
-      return;
+    if (code === 409 && /deleted/i.test(description)) {
+      this.#fail(code, description);
+      return true;
     }
-    if (this.#scheduler.take(this, 1) === 1) {
-      this.#startJob(m);
-    } else {
-      // Waits (pulsed) for the next free slot; wake() runs it first.
-      this.#backlog.push(m);
-    }
-    this.wake();
+    return false;
+  }
+
+  #askAgain(code: number): void {
+    if (this.#stopping || this.#opts.burst) return;
+    // 409 is a leadership change or a limit: back off before asking again.
+    if (code === 409) setTimeout(() => this.wake(), 250);
+    else this.wake();
   }
 
   #onStatus(msg: Msg): void {
@@ -277,57 +274,40 @@ export class Puller implements SlotWaiter {
     const code = h?.code ?? 0;
     const description = h?.description ?? "";
     if (code === 100) return; // heartbeat or flow control
-    const pendingHeader = h?.get("Nats-Pending-Messages");
-    let unfilled = pendingHeader ? Number(pendingHeader) : NaN;
-    if (code === 404 || code === 408 || code === 409) {
-      if (this.#opts.burst || !Number.isFinite(unfilled)) {
-        unfilled = this.#credit;
-      }
-      unfilled = Math.min(unfilled, this.#credit);
+    if (code === 503) {
+      // Nobody will answer the requests out: give their slots back.
+      this.#scheduler.release(this.#credit);
+      this.#credit = 0;
+    } else if (code === 404 || code === 408 || code === 409) {
+      // The unfilled part of one request; without a count (or in a burst,
+      // whose single request is over) all of it.
+      const pending = Number(h?.get("Nats-Pending-Messages") || NaN);
+      const unfilled = this.#opts.burst || !Number.isFinite(pending)
+        ? this.#credit
+        : Math.min(pending, this.#credit);
       // A request that waited its full pollDelay unfilled: the stream ran
       // dry, so keep only the unreserved probe out until a message comes.
       if (code !== 409 && unfilled > 0) this.#idle = true;
       this.#credit -= unfilled;
       this.#scheduler.release(unfilled);
-      if (code === 409) {
-        const text = description.toLowerCase();
-        if (text.includes("deleted")) {
-          this.#fail(code, description);
-          return;
-        }
-        this.#env.logger.warn("pull request refused", {
-          actor: this.actor.name,
-          status: code,
-          description,
-        });
-      }
-      this.#checkDrained();
-      if (!this.#stopping && !this.#opts.burst) {
-        if (code === 409) {
-          // Leadership change or a limit: back off a little before asking.
-          setTimeout(() => this.wake(), 250);
-        } else {
-          this.wake();
-        }
-      }
-      return;
-    }
-    if (code === 503) {
-      // No responders: the consumer or stream is missing, or JetStream is
-      // not available right now. The listener checks which.
-      this.#credit = 0;
-      this.#onFailure({
+    } else {
+      this.#env.logger.warn("unexpected status on pull inbox", {
         actor: this.actor.name,
         status: code,
-        detail: description || "no responders",
+        description,
       });
       return;
     }
-    this.#env.logger.warn("unexpected status on pull inbox", {
-      actor: this.actor.name,
-      status: code,
-      description,
-    });
+    if (this.#fatal(code, description)) return;
+    if (code === 409) {
+      this.#env.logger.warn("pull request refused", {
+        actor: this.actor.name,
+        status: code,
+        description,
+      });
+    }
+    this.#checkDrained();
+    this.#askAgain(code);
   }
 
   #fail(status: number, detail: string): void {
@@ -355,16 +335,14 @@ export class Puller implements SlotWaiter {
       this.#backlog.length === 0;
   }
 
-  /** In burst mode: true once the single pull was answered and handled. */
-  get burstDone(): boolean {
-    return this.#pulledOnce && this.idleAndEmpty;
+  // Nothing left to wait for; a burst only after its single pull was sent.
+  #isDrained(): boolean {
+    return this.idleAndEmpty &&
+      (!this.#opts.burst || this.#pulledOnce || this.#stopping);
   }
 
   #checkDrained(): void {
-    if (this.#drained === undefined || !this.idleAndEmpty) return;
-    // A burst is over only after its single pull was sent and answered.
-    if (this.#opts.burst && !this.#pulledOnce && !this.#stopping) return;
-    this.#drained();
+    if (this.#drained !== undefined && this.#isDrained()) this.#drained();
   }
 
   /** Stop asking for messages. */
@@ -384,10 +362,7 @@ export class Puller implements SlotWaiter {
    * settled (or `deadline` passed for outstanding requests).
    */
   async drained(): Promise<void> {
-    if (
-      this.idleAndEmpty &&
-      (!this.#opts.burst || this.#pulledOnce || this.#stopping)
-    ) return;
+    if (this.#isDrained()) return;
     await new Promise<void>((resolve) => {
       this.#drained = resolve;
     });

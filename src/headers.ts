@@ -3,6 +3,8 @@
  *
  * @module
  */
+/** @ignore */
+import type { MsgHdrs } from "@nats-io/nats-core";
 
 /** Server-side de-duplication id (JetStream). */
 export const HEADER_ID = "Nats-Msg-Id";
@@ -17,3 +19,21 @@ export const HEADER_TRACE = "Walnats-Trace";
 export const HEADER_DELAY = "Walnats-Delay";
 /** W3C trace context. */
 export const HEADER_TRACEPARENT = "traceparent";
+
+/**
+ * Headers as a plain record (first value of each key).
+ *
+ * @param h The headers.
+ * @returns Header names to their first value.
+ */
+export function headersToRecord(
+  h: MsgHdrs | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (h === undefined) return out;
+  for (const [key, values] of h) {
+    const first = values[0];
+    if (first !== undefined) out[key] = first;
+  }
+  return out;
+}

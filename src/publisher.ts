@@ -40,6 +40,7 @@ import {
   HEADER_ID,
   HEADER_REPLY,
   HEADER_TRACE,
+  headersToRecord,
 } from "./headers.ts";
 
 /** Options for {@linkcode Publisher.register}. */
@@ -981,22 +982,4 @@ export function buildHeaders(
   }
   if (extra.reply !== undefined) set(HEADER_REPLY, extra.reply, "reply");
   return h.keys().length === 0 ? undefined : h;
-}
-
-/**
- * Headers as a plain record (first value of each key).
- *
- * @param h The headers.
- * @returns Header names to their first value.
- */
-export function headersToRecord(
-  h: MsgHdrs | undefined,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (h === undefined) return out;
-  for (const [key, values] of h) {
-    const first = values[0];
-    if (first !== undefined) out[key] = first;
-  }
-  return out;
 }
