@@ -393,7 +393,15 @@ test("listen() reports a deleted consumer as ConsumerGoneError instead of hangin
     assert.match(error.message, /vanishing-worker.*register\(\) again/);
     return true;
   });
-  await new Promise((r) => setTimeout(r, 200));
+  // Delete it while the listener's pull request waits on it.
+  await waitFor(async () => {
+    const info = await consumerInfo(
+      app.pub.nc,
+      "vanishing",
+      "vanishing-worker",
+    );
+    return info.num_waiting > 0;
+  }, { what: "the listener's pull request" });
   const { jetstreamManager } = await import("@nats-io/jetstream");
   const jsm = await jetstreamManager(app.pub.nc);
   await jsm.consumers.delete("vanishing", "vanishing-worker");

@@ -80,6 +80,9 @@ test("three processes with batch 1 share slow jobs fairly", async () => {
     delay: 20,
     maxJobs: 4,
     batch: 1,
+    // Long enough that no worker's first requests expire (and it turns
+    // idle) while the others start.
+    pollDelay: 2000,
   });
   const { EV, pub } = jobs;
   await using a = jobs.worker();
@@ -90,8 +93,12 @@ test("three processes with batch 1 share slow jobs fairly", async () => {
     timeout: 30_000,
     what: "three workers",
   });
-  // Let every worker's first pull requests reach the server.
-  await new Promise((r) => setTimeout(r, 500));
+  // Every worker's requests have reached the server: 4 slots each, at
+  // most one worker down to its single idle probe.
+  await waitFor(async () => {
+    const info = await consumerInfo(pub.nc, "shared", "share-worker");
+    return info.num_waiting >= 9;
+  }, { timeout: 30_000, what: "the workers' pull requests" });
   const { failures } = await pub.emitMany(
     EV,
     Array.from({ length: 300 }, (_, n) => ({ n })),
