@@ -13,6 +13,7 @@ import {
   waitFor,
 } from "./_helpers.ts";
 import { Child } from "./_process.ts";
+import { MemoryLogger } from "./_fakes.ts";
 
 const Num = v.object({ n: v.number() });
 
@@ -168,7 +169,10 @@ test("shutdown hands back unfinished jobs at once; nothing unfinished is acked",
   await using server = await NatsServer.start();
   const EV = new Event("draining", Num);
   const finishedFirst = new Set<number>();
+  const startedFirst = new Set<number>();
+  const log = new MemoryLogger();
   const SLOW = new Actor("drain-worker", EV, async ({ n }, ctx) => {
+    startedFirst.add(n);
     // Even numbers finish within the grace period, odd ones do not.
     const ms = n % 2 === 0 ? 100 : 30_000;
     await new Promise<void>((resolve, reject) => {
@@ -189,13 +193,19 @@ test("shutdown hands back unfinished jobs at once; nothing unfinished is acked",
     batch: 50,
     grace: 1500,
     pollDelay: 500,
-    logger: silentLogger,
+    logger: log,
   });
+  // 50 handlers of this listener are running, and the server agrees.
   await waitFor(async () => {
     const info = await consumerInfo(pub.nc, "draining", "drain-worker");
     running = info.num_ack_pending;
-    return info.num_ack_pending === 50;
-  }, { what: "50 running jobs" });
+    return startedFirst.size === 50 && info.num_ack_pending === 50;
+  }, {
+    what: () =>
+      `50 running jobs (${startedFirst.size} started, ${running} unacked; log: ${
+        JSON.stringify(log.entries)
+      })`,
+  });
   assert.equal(running, 50);
   const report = await listening.stop();
   assert.equal(
@@ -203,7 +213,7 @@ test("shutdown hands back unfinished jobs at once; nothing unfinished is acked",
     25,
     `the even jobs finished in the grace: ${
       JSON.stringify(report)
-    }, ${finishedFirst.size} finished`,
+    }, ${finishedFirst.size} finished; log: ${JSON.stringify(log.entries)}`,
   );
   assert.equal(finishedFirst.size, 25);
   assert.ok([...finishedFirst].every((n) => n % 2 === 0));
