@@ -11,7 +11,7 @@ import type { ConsumerConfig } from "@nats-io/jetstream";
 import type { Context } from "./context.ts";
 import type { Event } from "./event.ts";
 import { msToNanos } from "./limits.ts";
-import type { Middleware } from "./middleware.ts";
+import type { Middleware } from "./middlewares/middleware.ts";
 import {
   checkDescription,
   checkName,

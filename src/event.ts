@@ -17,7 +17,7 @@ import {
   type Schema,
   type SchemaOrCodec,
   toCodec,
-} from "./codec.ts";
+} from "./codecs/codec.ts";
 import { checkDescription, checkName } from "./_names.ts";
 import {
   checkLimits,

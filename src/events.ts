@@ -4,10 +4,10 @@
  * @module
  */
 import type { ConnectionOptions } from "@nats-io/nats-core";
-import { connect } from "./connect.ts";
-import { isNatsConnection, type Server } from "./_connection_options.ts";
+import { connect } from "./transports/connect.ts";
+import { isNatsConnection, type Server } from "./transports/_connection_options.ts";
 import type { AnyEvent } from "./event.ts";
-import { type HeaderHook, Publisher } from "./publisher.ts";
+import { type HeaderHook, Publisher } from "./publish/publisher.ts";
 
 /** Options for {@linkcode Events.connect}. */
 export interface EventsConnectOptions {

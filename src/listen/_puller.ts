@@ -3,8 +3,8 @@
 // sweep per actor (not per message).
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createInbox } from "@nats-io/nats-core";
-import type { AnyActor, Priority } from "./actor.ts";
-import { inboxPrefix } from "./_connection_options.ts";
+import type { AnyActor, Priority } from "../actor.ts";
+import { inboxPrefix } from "../transports/_connection_options.ts";
 import { Job, type JobEnv, type JobStats } from "./_job.ts";
 import { ackParser, type DeliveryMeta, JobMessage } from "./_jsmsg.ts";
 import type { Scheduler, SlotWaiter } from "./_scheduler.ts";

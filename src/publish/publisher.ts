@@ -24,24 +24,24 @@ import {
   type NatsConnection,
   type Subscription,
 } from "@nats-io/nats-core";
-import { CloudEvent } from "./cloud_event.ts";
-import type { Codec } from "./codec.ts";
+import { CloudEvent } from "../cloud_event.ts";
+import type { Codec } from "../codecs/codec.ts";
 import {
   DecodeError,
   PayloadTooLargeError,
   RequestTimeoutError,
   StreamConfigError,
   StreamExistsError,
-} from "./errors.ts";
-import type { AnyEvent, Event } from "./event.ts";
-import { inboxPrefix } from "./_connection_options.ts";
+} from "../errors.ts";
+import type { AnyEvent, Event } from "../event.ts";
+import { inboxPrefix } from "../transports/_connection_options.ts";
 import {
   HEADER_DELAY,
   HEADER_ID,
   HEADER_REPLY,
   HEADER_TRACE,
   headersToRecord,
-} from "./headers.ts";
+} from "../headers.ts";
 
 /** Options for {@linkcode Publisher.register}. */
 export interface RegisterOptions {

@@ -16,16 +16,16 @@ import {
 } from "@nats-io/jetstream";
 /** @ignore */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { AnyActor } from "./actor.ts";
+import type { AnyActor } from "../actor.ts";
 import {
   type DeadLetter,
   ensureDeadLetterStream,
   listDeadLetters,
   replayDeadLetters,
-} from "./dead_letter.ts";
-import { ConsumerConfigError, ConsumerGoneError } from "./errors.ts";
-import type { AnyEvent } from "./event.ts";
-import { consoleLogger, type Logger } from "./log.ts";
+} from "../dead_letter.ts";
+import { ConsumerConfigError, ConsumerGoneError } from "../errors.ts";
+import type { AnyEvent } from "../event.ts";
+import { consoleLogger, type Logger } from "../log.ts";
 import type { JobEnv, JobStats } from "./_job.ts";
 import { Puller, type PullerFailure } from "./_puller.ts";
 import { Scheduler } from "./_scheduler.ts";

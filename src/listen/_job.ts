@@ -2,20 +2,20 @@
 // failure rules of DESIGN.md applied to its outcome.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { AnyActor } from "./actor.ts";
-import type { Context } from "./context.ts";
-import { publishDeadLetter } from "./dead_letter.ts";
-import type { DeadLetterReason } from "./dead_letter.ts";
-import { DecodeError, JobTimeoutError, ShutdownError } from "./errors.ts";
-import type { AnyEvent } from "./event.ts";
+import type { AnyActor } from "../actor.ts";
+import type { Context } from "../context.ts";
+import { publishDeadLetter } from "../dead_letter.ts";
+import type { DeadLetterReason } from "../dead_letter.ts";
+import { DecodeError, JobTimeoutError, ShutdownError } from "../errors.ts";
+import type { AnyEvent } from "../event.ts";
 import {
   HEADER_DELAY,
   HEADER_REPLY,
   HEADER_TRACE,
   headersToRecord,
-} from "./headers.ts";
-import type { Logger } from "./log.ts";
-import type { Middleware } from "./middleware.ts";
+} from "../headers.ts";
+import type { Logger } from "../log.ts";
+import type { Middleware } from "../middlewares/middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
 
 /** What every job of one listener shares. */

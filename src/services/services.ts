@@ -8,10 +8,10 @@
  *
  * @module
  */
-import type { AnyActor } from "./actor.ts";
-import type { AnyEvent } from "./event.ts";
-import type { Schema } from "./codec.ts";
-import { HEADER_REPLY as REPLY_HEADER } from "./headers.ts";
+import type { AnyActor } from "../actor.ts";
+import type { AnyEvent } from "../event.ts";
+import type { Schema } from "../codecs/codec.ts";
+import { HEADER_REPLY as REPLY_HEADER } from "../headers.ts";
 
 /** Options for {@linkcode Service}. */
 export interface ServiceOptions {

@@ -4,18 +4,18 @@
  *
  * @module
  */
-import type { Codec } from "./codec.ts";
-import { DecodeError, ValidationError } from "./errors.ts";
-import { Event } from "./event.ts";
-import { consoleLogger, type Logger } from "./log.ts";
-import type { EmitOptions } from "./publisher.ts";
+import type { Codec } from "../codecs/codec.ts";
+import { DecodeError, ValidationError } from "../errors.ts";
+import { Event } from "../event.ts";
+import { consoleLogger, type Logger } from "../log.ts";
+import type { EmitOptions } from "../publish/publisher.ts";
 import {
   MAX_DELAY,
   sleep,
   sleepUntil,
   systemTimers,
   type Timers,
-} from "./_timers.ts";
+} from "../_timers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
