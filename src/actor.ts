@@ -7,7 +7,7 @@
 // `@ignore`: these types are public in their own package; deno doc --lint
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import type { ConsumerConfig } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerConfig } from "@nats-io/jetstream";
 import type { Context } from "./context.ts";
 import type { Event } from "./event.ts";
 import { msToNanos } from "./limits.ts";
@@ -250,7 +250,7 @@ export class Actor<T = unknown, RI = unknown> {
   consumerConfig(): Partial<ConsumerConfig> & { durable_name: string } {
     return {
       durable_name: this.consumer,
-      ack_policy: "explicit" as ConsumerConfig["ack_policy"],
+      ack_policy: AckPolicy.Explicit,
       ack_wait: msToNanos(this.ackWait),
       max_deliver: this.maxAttempts === undefined ? -1 : this.maxAttempts + 2,
       max_ack_pending: this.maxAckPending,

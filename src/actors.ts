@@ -6,7 +6,10 @@
 import type { ConnectionOptions } from "@nats-io/nats-core";
 import type { AnyActor } from "./actor.ts";
 import { connect } from "./transports/connect.ts";
-import { isNatsConnection, type Server } from "./transports/_connection_options.ts";
+import {
+  isNatsConnection,
+  type Server,
+} from "./transports/_connection_options.ts";
 import { Subscriber } from "./listen/subscriber.ts";
 
 /** Options for {@linkcode Actors.connect}. */

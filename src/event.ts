@@ -7,7 +7,12 @@
 // `@ignore`: these types are public in their own package; deno doc --lint
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import type { StreamConfig } from "@nats-io/jetstream";
+import {
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import {
   type Codec,
   type InputOf,
@@ -209,7 +214,7 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
     return {
       name: this.stream,
       subjects: [this.subject],
-      retention: "interest" as StreamConfig["retention"],
+      retention: RetentionPolicy.Interest,
       description: this.description ?? "",
       max_age: msToNanos(maxAge),
       max_msgs: l.maxMessages ?? -1,
@@ -217,8 +222,8 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
       max_msg_size: l.maxMessageSize ?? -1,
       max_consumers: l.maxConsumers ?? -1,
       num_replicas: l.replicas ?? 1,
-      storage: (l.storage ?? "file") as StreamConfig["storage"],
-      discard: (l.discard ?? "old") as StreamConfig["discard"],
+      storage: l.storage === "memory" ? StorageType.Memory : StorageType.File,
+      discard: l.discard === "new" ? DiscardPolicy.New : DiscardPolicy.Old,
       duplicate_window: msToNanos(window),
     };
   }

@@ -5,7 +5,10 @@
  */
 import type { ConnectionOptions } from "@nats-io/nats-core";
 import { connect } from "./transports/connect.ts";
-import { isNatsConnection, type Server } from "./transports/_connection_options.ts";
+import {
+  isNatsConnection,
+  type Server,
+} from "./transports/_connection_options.ts";
 import type { AnyEvent } from "./event.ts";
 import { type HeaderHook, Publisher } from "./publish/publisher.ts";
 

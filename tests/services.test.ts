@@ -4,7 +4,11 @@ import * as v from "valibot";
 import { z } from "zod";
 import { Actor, type Codec, Event } from "../mod.ts";
 import type { Schema } from "../src/codecs/codec.ts";
-import { type JsonObject, Service, Services } from "../src/services/services.ts";
+import {
+  type JsonObject,
+  Service,
+  Services,
+} from "../src/services/services.ts";
 
 const USER_CREATED = new Event(
   "user-created",
