@@ -43,7 +43,12 @@ export type {
 } from "./src/actor.ts";
 export { Actors } from "./src/actors.ts";
 export type { ActorsConnectOptions } from "./src/actors.ts";
-export { Clock, MINUTE_PASSED, nextFireTimes, tickCodec } from "./src/clock/clock.ts";
+export {
+  Clock,
+  MINUTE_PASSED,
+  nextFireTimes,
+  tickCodec,
+} from "./src/clock/clock.ts";
 export type {
   ClockOptions,
   ClockReport,
@@ -80,6 +85,7 @@ export {
 } from "./src/dead_letter.ts";
 export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
 export {
+  ActorNotRegisteredError,
   ConsumerConfigError,
   ConsumerGoneError,
   DecodeError,
@@ -94,7 +100,7 @@ export {
 } from "./src/errors.ts";
 export type { Issue } from "./src/errors.ts";
 export { Event } from "./src/event.ts";
-export type { AnyEvent, EventOptions } from "./src/event.ts";
+export type { AnyEvent, EventOptions, Retention } from "./src/event.ts";
 export { Events } from "./src/events.ts";
 export type { EventsConnectOptions } from "./src/events.ts";
 export {
@@ -129,6 +135,8 @@ export type {
 } from "./src/publish/publisher.ts";
 export { Subscriber } from "./src/listen/subscriber.ts";
 export type {
+  ActorsRegisterOptions,
+  ActorsRegisterReport,
   DeadLettersOptions,
   ListenOptions,
   ListenReport,

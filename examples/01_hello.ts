@@ -1,6 +1,9 @@
 // 01: one event, one actor, in one process.
 //
-//   deno run -A examples/01_hello.ts      (NATS_URL, else a local nats-server)
+//   npx deno run -A examples/01_hello.ts        (or: npx bun run, npx tsx)
+//
+// Uses NATS_URL, else a throwaway local nats-server; against your own server
+// it removes its streams when done.
 //
 // Emits three greetings and handles them with `listen({ burst: true })`,
 // which pulls once, handles what came, and returns.
@@ -8,6 +11,7 @@ import process from "node:process";
 import * as v from "valibot";
 import { Actor, Actors, Event, Events } from "../mod.ts";
 import { NatsServer } from "../src/testing/mod.ts";
+import { removeStreams } from "./_cleanup.ts";
 
 const GREETING = new Event(
   "example-greeting",
@@ -23,16 +27,20 @@ const PRINT = new Actor("example-print-greeting", GREETING, (msg, ctx) => {
 const server = process.env.NATS_URL ? undefined : await NatsServer.start();
 const url = process.env.NATS_URL ?? server!.url;
 try {
+  // Consumers before emitting: with interest retention a message emitted
+  // while its event has no actor is discarded. `events: true` creates the
+  // event's stream too; the publisher's register() then finds it unchanged.
+  await using sub = await new Actors(PRINT).connect(url);
+  await sub.register({ events: true });
   await using pub = await new Events(GREETING).connect(url);
   await pub.register();
-  await using sub = await new Actors(PRINT).connect(url);
-  await sub.register();
 
   for (const to of ["Ann", "Bob", "Cid"]) {
     await pub.emit(GREETING, { to, text: "Hello" });
   }
   const report = await sub.listen({ burst: true, batch: 10 });
   console.log(`handled ${report.succeeded} greetings`);
+  if (server === undefined) await removeStreams(pub.nc, GREETING);
 } finally {
   await server?.close();
 }

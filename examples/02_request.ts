@@ -1,10 +1,14 @@
 // 02: request/response. The actor's return value is the reply.
 //
-//   deno run -A examples/02_request.ts    (NATS_URL, else a local nats-server)
+//   npx deno run -A examples/02_request.ts      (or: npx bun run, npx tsx)
+//
+// Uses NATS_URL, else a throwaway local nats-server; against your own server
+// it removes its streams when done.
 import process from "node:process";
 import * as v from "valibot";
 import { Actor, Actors, Event, Events } from "../mod.ts";
 import { NatsServer } from "../src/testing/mod.ts";
+import { removeStreams } from "./_cleanup.ts";
 
 const QUOTE = new Event(
   "example-quote-requested",
@@ -21,10 +25,10 @@ const QUOTER = new Actor("example-quoter", QUOTE, ({ item, quantity }) => {
 const server = process.env.NATS_URL ? undefined : await NatsServer.start();
 const url = process.env.NATS_URL ?? server!.url;
 try {
+  await using sub = await new Actors(QUOTER).connect(url);
+  await sub.register({ events: true }); // the stream, then the consumer
   await using pub = await new Events(QUOTE).connect(url);
   await pub.register();
-  await using sub = await new Actors(QUOTER).connect(url);
-  await sub.register();
   const stop = new AbortController();
   const listening = sub.listen({ signal: stop.signal, pollDelay: 500 });
 
@@ -33,6 +37,7 @@ try {
 
   stop.abort();
   await listening;
+  if (server === undefined) await removeStreams(pub.nc, QUOTE);
 } finally {
   await server?.close();
 }

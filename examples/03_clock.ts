@@ -5,13 +5,15 @@
 // one: each tick is stored once however many clocks emit it, and the actor
 // handles it once however many subscribers run.
 //
-// Uses NATS at NATS_URL (default nats://127.0.0.1:4222); stops after three
-// ticks.
+// Uses NATS_URL, else a throwaway local nats-server; against your own server
+// it removes its streams when done. Stops after three ticks.
 //
-//   deno run -A examples/03_clock.ts
+//   npx deno run -A examples/03_clock.ts        (or: npx bun run, npx tsx)
 import process from "node:process";
 import { Actor, Actors, Event, Events } from "../mod.ts";
 import { Clock, tickCodec } from "../mod.ts";
+import { NatsServer } from "../src/testing/mod.ts";
+import { removeStreams } from "./_cleanup.ts";
 
 const SECOND_PASSED = new Event("second-passed", tickCodec("second-passed"), {
   description: "a second passed; the payload is the tick's time",
@@ -26,19 +28,27 @@ const REPORT_TIME = new Actor("report-time", SECOND_PASSED, (tick) => {
   if (handled === 3) stop.abort();
 });
 
-const server = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-await using pub = await new Events(SECOND_PASSED).connect(server);
-await pub.register();
-await using sub = await new Actors(REPORT_TIME).connect(server);
-await sub.register();
+const server = process.env.NATS_URL ? undefined : await NatsServer.start();
+const url = process.env.NATS_URL ?? server!.url;
+try {
+  await using sub = await new Actors(REPORT_TIME).connect(url);
+  await sub.register({ events: true }); // the stream, then the consumer
+  await using pub = await new Events(SECOND_PASSED).connect(url);
+  await pub.register();
 
-// Two clocks, as two services would run them.
-const clocks = [1, 2].map(() =>
-  new Clock({ event: SECOND_PASSED, period: 1000 }).run(pub, {
-    signal: stop.signal,
-  })
-);
-await sub.listen({ signal: stop.signal, pollDelay: 500 });
-const reports = await Promise.all(clocks);
-const emitted = reports.reduce((sum, r) => sum + r.emitted, 0);
-console.log(`done: ${handled} ticks handled, ${emitted} emits by two clocks`);
+  // Two clocks, as two services would run them.
+  const clocks = [1, 2].map(() =>
+    new Clock({ event: SECOND_PASSED, period: 1000 }).run(pub, {
+      signal: stop.signal,
+    })
+  );
+  await sub.listen({ signal: stop.signal, pollDelay: 500 });
+  const reports = await Promise.all(clocks);
+  const emitted = reports.reduce((sum, r) => sum + r.emitted, 0);
+  console.log(
+    `done: ${handled} ticks handled, ${emitted} emits by two clocks`,
+  );
+  if (server === undefined) await removeStreams(pub.nc, SECOND_PASSED);
+} finally {
+  await server?.close();
+}

@@ -8,11 +8,11 @@
 // HTTP server of yours would serve.
 //
 // Uses NATS at NATS_URL; when it is not set, starts a local nats-server and
-// stops it on exit.
+// stops it on exit (against your own server it removes its streams).
 //
-//   deno run -A examples/04_observability.ts
-//   bun run examples/04_observability.ts
-//   node --import tsx examples/04_observability.ts
+//   npx deno run -A examples/04_observability.ts
+//   npx bun run examples/04_observability.ts
+//   npx tsx examples/04_observability.ts
 import process from "node:process";
 import * as v from "valibot";
 import {
@@ -39,14 +39,19 @@ import { logging, logtapeLogger } from "../src/middlewares/mod.ts";
 import { otelHeaders, otelMetrics, OtelTracing } from "../src/otel/mod.ts";
 import { PrometheusMiddleware } from "../src/middlewares/prometheus.ts";
 import { NatsServer } from "../src/testing/mod.ts";
+import { removeStreams } from "./_cleanup.ts";
 
-// --- Logs: everything under the "walnats" category to the console.
+// --- Logs: everything under the "walnats" category to the console. The
+// logging() middleware reports every job under walnats·actor·<actor>; the
+// engine's logger (walnats·engine) would report a failing job a second
+// time, so only its errors about actors are kept.
 await configure({
   sinks: {
     console: getConsoleSink({ formatter: getTextFormatter() }),
   },
   loggers: [
     { category: ["walnats"], lowestLevel: "debug", sinks: ["console"] },
+    { category: ["walnats", "engine", "actor"], lowestLevel: "error" },
     { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
   ],
 });
@@ -122,12 +127,14 @@ const timeout = setTimeout(() => {
 }, 60_000);
 
 try {
+  const logger = logtapeLogger({ category: ["walnats", "engine"] });
+  await using sub = await new Actors(SHIP_ORDER).connect(url);
+  await sub.register({ events: true }); // the stream, then the consumer
   await using pub = await new Events(ORDER_PLACED).connect(url, {
     headerHooks: [otelHeaders()], // carries the active span as traceparent
+    logger,
   });
   await pub.register();
-  await using sub = await new Actors(SHIP_ORDER).connect(url);
-  await sub.register();
 
   for (let id = 1; id <= ORDERS; id++) {
     await tracer.startActiveSpan("checkout", async (span) => {
@@ -138,11 +145,12 @@ try {
   const report = await sub.listen({
     signal: stop.signal,
     pollDelay: 500,
-    logger: logtapeLogger(),
+    logger,
   });
   console.log(
     `[observability] listen: ${report.succeeded} succeeded, ${report.failed} failed`,
   );
+  if (server === undefined) await removeStreams(pub.nc, ORDER_PLACED);
 } finally {
   clearTimeout(timeout);
   await server?.[Symbol.asyncDispose]();

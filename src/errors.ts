@@ -366,3 +366,42 @@ export class ConsumerGoneError extends Error {
     this.actor = actor;
   }
 }
+
+/**
+ * `listen()` was called for actors whose durable consumers do not exist:
+ * nothing would ever be delivered to them. Call the subscriber's
+ * `register()` first (and the publisher's before it, for the streams).
+ */
+export class ActorNotRegisteredError extends Error {
+  /**
+   * Always `"ActorNotRegisteredError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
+  override name = "ActorNotRegisteredError";
+  /** Names of the actors without a consumer. */
+  readonly actors: readonly string[];
+  /** Names of the actors whose event has no stream at all (a subset). */
+  readonly streamless: readonly string[];
+
+  /**
+   * Build the error; the message names the actors and says what to call.
+   *
+   * @param actors Actors without a consumer.
+   * @param streamless Those of them whose event's stream is missing too.
+   */
+  constructor(actors: readonly string[], streamless: readonly string[] = []) {
+    const names = actors.map((a) => `"${a}"`).join(", ");
+    const streams = streamless.length === 0
+      ? ""
+      : `; the events of ${
+        streamless.map((a) => `"${a}"`).join(", ")
+      } have no stream either: call register() on the publisher (events.connect()) before`;
+    super(
+      `Cannot listen: no consumer exists for actor${
+        actors.length === 1 ? "" : "s"
+      } ${names}; call register() on the subscriber first (await sub.register() before sub.listen())${streams}`,
+    );
+    this.actors = Object.freeze([...actors]);
+    this.streamless = Object.freeze([...streamless]);
+  }
+}

@@ -43,11 +43,43 @@ export interface EventOptions<T = unknown, I = T> {
    * payload.
    */
   codec?: Codec<T, I>;
+  /**
+   * How long the stream keeps a message:
+   *
+   * - `"interest"`: until every actor's consumer acknowledged it, as Python
+   *   walnats does. A message emitted while the event has no actor at all
+   *   is discarded at once (`emit` still resolves with a sequence).
+   * - `"limits"`: until the stream's `limits` remove it (`maxAge`,
+   *   `maxMessages`, `maxBytes`), acknowledged or not; an actor registered
+   *   later still receives what was emitted before it. Set a limit, or the
+   *   stream grows for ever.
+   * - `"workqueue"`: until one consumer acknowledged it; the server allows
+   *   only one actor per event.
+   *
+   * The server does not switch an existing stream between retentions in
+   * place (nats-server 2.9 refuses any change; later servers refuse at
+   * least changes to and from `"workqueue"`): `register()` then fails with
+   * `StreamConfigError`, and the stream has to be deleted and registered
+   * again. Python walnats creates `"interest"` streams; give both sides the
+   * same retention.
+   * @default {"interest"}
+   */
+  retention?: Retention;
 }
 
+/** How an event's stream keeps messages; see {@linkcode EventOptions}. */
+export type Retention = "interest" | "limits" | "workqueue";
+
+const RETENTIONS: Readonly<Record<Retention, RetentionPolicy>> = {
+  interest: RetentionPolicy.Interest,
+  limits: RetentionPolicy.Limits,
+  workqueue: RetentionPolicy.Workqueue,
+};
+
 /**
- * A named, typed kind of message: one NATS subject and one JetStream stream
- * with interest retention (a message is kept until every actor acked it).
+ * A named, typed kind of message: one NATS subject and one JetStream stream,
+ * by default with interest retention (a message is kept until every actor
+ * acked it, and discarded at once if the event has no actor yet).
  *
  * The subject is the name; the stream is the name with `.` replaced by `-`,
  * as in Python walnats, so both can share events.
@@ -78,6 +110,8 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
   readonly description: string | undefined;
   /** Limits of the event's stream. */
   readonly limits: Readonly<Limits>;
+  /** How the stream keeps messages (see {@linkcode EventOptions}). */
+  readonly retention: Retention;
   /** The codec used on the wire. */
   readonly codec: Codec<T, I>;
   /** The schema, when the event was built from one (used by AsyncAPI). */
@@ -94,8 +128,9 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
    *   `billing.invoice-paid`); it is the subject, and cannot change later.
    * @param schema Any Standard Schema v1 validator (valibot, zod,
    *   arktype): the payload is JSON checked against it.
-   * @param options Description, limits, codec.
-   * @throws {TypeError} The name, description or schema is not acceptable.
+   * @param options Description, limits, codec, retention.
+   * @throws {TypeError} The name, description, schema or retention is not
+   *   acceptable.
    * @throws {RangeError} A limit is not a positive integer, or too large.
    */
   constructor(
@@ -108,8 +143,9 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
    *
    * @param name Kebab-case name, dots allowed; the subject.
    * @param codec A {@linkcode Codec} (bytes, text, msgpack, ...).
-   * @param options Description, limits.
-   * @throws {TypeError} The name, description or codec is not acceptable.
+   * @param options Description, limits, retention.
+   * @throws {TypeError} The name, description, codec or retention is not
+   *   acceptable.
    * @throws {RangeError} A limit is not a positive integer, or too large.
    */
   constructor(name: string, codec: Codec<T, I>, options?: EventOptions<T, I>);
@@ -126,7 +162,16 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
         `Cannot create event "${name}": options.codec must have encode() and decode()`,
       );
     }
+    const retention = options.retention ?? "interest";
+    if (!Object.hasOwn(RETENTIONS, retention)) {
+      throw new TypeError(
+        `Cannot create event "${name}": retention must be "interest", "limits" or "workqueue", got ${
+          JSON.stringify(retention) ?? String(retention)
+        }`,
+      );
+    }
     this.name = name;
+    this.retention = retention;
     this.description = options.description;
     this.limits = Object.freeze({ ...options.limits });
     // Checked even when options.codec replaces it: a wrong argument is a bug.
@@ -214,7 +259,7 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
     return {
       name: this.stream,
       subjects: [this.subject],
-      retention: RetentionPolicy.Interest,
+      retention: RETENTIONS[this.retention],
       description: this.description ?? "",
       max_age: msToNanos(maxAge),
       max_msgs: l.maxMessages ?? -1,

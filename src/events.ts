@@ -11,6 +11,7 @@ import {
 } from "./transports/_connection_options.ts";
 import type { AnyEvent } from "./event.ts";
 import { type HeaderHook, Publisher } from "./publish/publisher.ts";
+import { consoleLogger, type Logger } from "./log.ts";
 
 /** Options for {@linkcode Events.connect}. */
 export interface EventsConnectOptions {
@@ -28,6 +29,12 @@ export interface EventsConnectOptions {
    * @default {[]}
    */
   headerHooks?: HeaderHook[];
+  /**
+   * Where the publisher reports (for example `register()` warning that an
+   * event has no actor yet, so its messages are discarded).
+   * @default {consoleLogger("warn")}
+   */
+  logger?: Logger;
 }
 
 /**
@@ -156,6 +163,7 @@ export class Events {
         this.events,
         options.closeConnection ?? false,
         options.headerHooks ?? [],
+        options.logger ?? consoleLogger("warn"),
       );
     }
     const nc = await connect(server as string | string[] | ConnectionOptions);
@@ -165,6 +173,7 @@ export class Events {
         this.events,
         true,
         options.headerHooks ?? [],
+        options.logger ?? consoleLogger("warn"),
       );
     } catch (error) {
       await nc.close();

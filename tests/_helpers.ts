@@ -9,6 +9,7 @@ import {
   type ListenOptions,
   type ListenReport,
   type Publisher,
+  silentLogger,
   type Subscriber,
 } from "../mod.ts";
 import { NatsServer } from "../src/testing/mod.ts";
@@ -84,7 +85,10 @@ export async function connectActors(
 ): Promise<Connected> {
   const list = Array.isArray(actors) ? actors : [actors];
   const events = [...new Set(list.map((actor) => actor.event))];
-  const pub = await new Events(...events).connect(server.url, options);
+  const pub = await new Events(...events).connect(server.url, {
+    logger: silentLogger,
+    ...options,
+  });
   try {
     await pub.register();
     const sub = await new Actors(...list).connect(server.url);

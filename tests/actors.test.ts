@@ -65,7 +65,9 @@ test("a failing handler is retried after retryDelay[attempt - 1], then dead-lett
   assert.ok(gap1 < 800, `first retry waited ${gap1} ms: retryDelay[1]?`);
   assert.ok(gap2 >= 780, `second retry came after ${gap2} ms, before 800`);
   assert.deepEqual(failures, ["1:retry", "2:retry", "3:dead-letter"]);
-  assert.equal(report.failed, 2);
+  // Every failed attempt counts, the last one (dead-lettered) too.
+  assert.equal(report.failed, 3);
+  assert.equal(report.retried, 2);
   assert.equal(report.deadLettered, 1);
 
   const dead = await app.sub.deadLetters(FAIL_SHORT);
@@ -465,6 +467,7 @@ test("when the dead-letter copy cannot be stored the original is nak'd, not lost
   const first = await app.sub.listen({ burst: true, logger: silentLogger });
   assert.equal(first.deadLettered, 0);
   assert.equal(first.failed, 1);
+  assert.equal(first.retried, 1);
   const info = await consumerInfo(app.sub.nc, "no-dlq", "no-dlq-worker");
   assert.equal(info.num_ack_pending + info.num_pending, 1, "still there");
   // Once the dead-letter stream exists again, the next delivery lands there.

@@ -37,7 +37,13 @@ test("the observability example logs, traces and prints Prometheus metrics, and 
     out,
     /\[WRN\] walnats·actor·ship-order: Job failed on attempt 1, will retry: Error: warehouse busy/,
   );
-  assert.match(out, /\[INF\] walnats: listening/);
+  assert.match(out, /\[INF\] walnats·engine: listening/);
+  // The failure is logged once, by the middleware, not again by the engine.
+  assert.equal(
+    out.match(/warehouse busy/g)?.length ?? 0,
+    1,
+    out,
+  );
 
   // Every consumer span is a child of the checkout span that emitted.
   const consumers = [

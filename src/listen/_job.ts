@@ -39,7 +39,9 @@ export interface JobEnv {
 /** Counters a job reports to. */
 export interface JobStats {
   succeeded: number;
+  /** Every failed delivery: `retried + deadLettered`. */
   failed: number;
+  retried: number;
   deadLettered: number;
   delayed: number;
 }
@@ -310,6 +312,7 @@ export class Job {
       return;
     }
     stats.failed++;
+    stats.retried++;
     this.env.logger.warn("job failed, will retry", {
       actor: actor.name,
       attempt: this.attempt,
@@ -379,6 +382,7 @@ export class Job {
         msg.nak(actor.retryDelayFor(this.attempt));
         this.#settle();
         stats.failed++;
+        stats.retried++;
         return;
       } finally {
         env.timers.clearInterval(pulse);
@@ -387,6 +391,7 @@ export class Job {
     } else {
       env.logger.error("message dropped (dead letters are off)", fields);
     }
+    stats.failed++;
     stats.deadLettered++;
     msg.term(
       env.termReasons ? `${reason}: ${error.message}`.slice(0, 256) : undefined,

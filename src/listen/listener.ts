@@ -13,7 +13,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AnyActor } from "../actor.ts";
-import { ConsumerGoneError } from "../errors.ts";
+import { ActorNotRegisteredError, ConsumerGoneError } from "../errors.ts";
 import { consoleLogger, type Logger } from "../log.ts";
 import { aborted, pause } from "../_async.ts";
 import { type Timers, timersOf } from "../_timers.ts";
@@ -53,15 +53,28 @@ export interface ListenOptions {
   logger?: Logger;
 }
 
-/** What a finished {@linkcode Subscriber.listen} did. */
+/**
+ * What a finished {@linkcode Subscriber.listen} did, counted in deliveries
+ * this process handled. `failed === retried + deadLettered`; jobs handed
+ * back at shutdown are in none of the counts.
+ */
 export interface ListenReport {
   /** Jobs that succeeded (acked). */
   succeeded: number;
-  /** Failed attempts that will be retried. */
+  /**
+   * Every delivery that failed: the handler threw or timed out, or the
+   * payload was poison (does not decode or validate), whether the message
+   * was then retried or dead-lettered.
+   */
   failed: number;
-  /** Messages moved to the dead-letter stream (or terminated). */
+  /** Failed deliveries handed back to be retried after `retryDelay`. */
+  retried: number;
+  /**
+   * Failed deliveries that ended: moved to the dead-letter stream (or
+   * terminated, with dead letters off) after the last attempt or as poison.
+   */
   deadLettered: number;
-  /** Deliveries nak'd to wait out a `delay`. */
+  /** Deliveries nak'd to wait out a `delay` (not attempts). */
   delayed: number;
 }
 
@@ -138,6 +151,7 @@ export class Listener {
   readonly #stats: JobStats = {
     succeeded: 0,
     failed: 0,
+    retried: 0,
     deadLettered: 0,
     delayed: 0,
   };
@@ -193,11 +207,14 @@ export class Listener {
    * single pull of each actor is handled), then drain.
    *
    * @returns Counts of what happened.
+   * @throws {ActorNotRegisteredError} Some actors have no consumer (nothing
+   *   was pulled: call `register()` first).
    * @throws {ConsumerGoneError} An actor's consumer was deleted while
    *   listening (after draining the others).
    */
   async run(): Promise<ListenReport> {
     const { signal, burst, logger, maxJobs, batch } = this.#opts;
+    await this.#checkConsumers();
     const stop = this.#stop;
     const pullers = this.#pullers;
     // Pull requests die with the connection: ask again after a reconnect.
@@ -243,6 +260,37 @@ export class Listener {
     }
     if (this.#failure !== undefined) throw this.#failure;
     return { ...this.#stats };
+  }
+
+  // Pulling from a consumer that does not exist waits for nothing and
+  // says nothing: look every consumer up once, in parallel, before the
+  // first pull. Only "not found" fails; anything else (JetStream briefly
+  // unavailable) is left to the pullers' own retries.
+  async #checkConsumers(): Promise<void> {
+    const missing: string[] = [];
+    const streamless: string[] = [];
+    await Promise.all(this.#actors.map(async (actor) => {
+      try {
+        await this.#jsm.consumers.info(actor.event.stream, actor.consumer);
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError)) {
+          this.#opts.logger.warn("could not look up the consumer", {
+            actor: actor.name,
+            error,
+          });
+          return;
+        }
+        if (error.code === JetStreamApiCodes.StreamNotFound) {
+          missing.push(actor.name);
+          streamless.push(actor.name);
+        } else if (error.code === JetStreamApiCodes.ConsumerNotFound) {
+          missing.push(actor.name);
+        }
+      }
+    }));
+    if (missing.length > 0) {
+      throw new ActorNotRegisteredError(missing.sort(), streamless.sort());
+    }
   }
 
   #onFailure(f: PullerFailure): void {

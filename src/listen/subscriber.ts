@@ -26,9 +26,35 @@ import {
 } from "../dead_letter.ts";
 import { ConsumerConfigError } from "../errors.ts";
 import type { AnyEvent } from "../event.ts";
+import type { RegisterReport } from "../publish/options.ts";
+import { upsertStream } from "../publish/_streams.ts";
 import { Listener, type ListenOptions, type ListenReport } from "./listener.ts";
 
 export type { ListenOptions, ListenReport };
+
+/** Options for {@linkcode Subscriber.register}. */
+export interface ActorsRegisterOptions {
+  /**
+   * Create or update the streams of the actors' events first, as the
+   * publisher's `register()` does, so that one call sets up everything a
+   * subscriber needs (and the subscriber may start before any publisher).
+   * Without it a missing stream is an error.
+   * @default {false}
+   */
+  events?: boolean;
+}
+
+/** What {@linkcode Subscriber.register} did to each actor's consumer. */
+export interface ActorsRegisterReport {
+  /** Actors whose consumer was created. */
+  created: string[];
+  /** Actors whose existing consumer was updated to the actor's settings. */
+  updated: string[];
+  /** Actors whose consumer already had the actor's settings. */
+  unchanged: string[];
+  /** What was done to the events' streams, with `events: true`. */
+  events?: RegisterReport;
+}
 
 /** Options for {@linkcode Subscriber.deadLetters}. */
 export interface DeadLettersOptions {
@@ -84,42 +110,105 @@ export class Subscriber implements AsyncDisposable {
 
   /**
    * Create or update one durable pull consumer per actor, and the
-   * dead-letter streams of actors that keep dead letters.
+   * dead-letter streams of actors that keep dead letters. Safe to run from
+   * several processes at once: the server keeps one consumer per actor.
    *
+   * @param options Whether to register the actors' events' streams first.
+   * @returns What was done to each actor's consumer, by actor name.
    * @throws {ConsumerConfigError} The event's stream does not exist (register
    *   the events first), or the server refused the configuration.
+   * @throws {StreamConfigError} With `events: true`: the server refused an
+   *   event's stream configuration.
    */
-  async register(): Promise<void> {
+  async register(
+    options: ActorsRegisterOptions = {},
+  ): Promise<ActorsRegisterReport> {
     const events = new Map<string, AnyEvent>();
     for (const actor of this.#actors) {
       if (actor.deadLetter) events.set(actor.event.name, actor.event);
     }
+    const report: ActorsRegisterReport = {
+      created: [],
+      updated: [],
+      unchanged: [],
+    };
+    if (options.events === true) {
+      report.events = await this.#registerEvents();
+    }
     await Promise.all([
-      ...this.#actors.map((actor) => this.#registerOne(actor)),
+      ...this.#actors.map(async (actor) => {
+        report[await this.#registerOne(actor)].push(actor.name);
+      }),
       ...[...events.values()].map((event) =>
         ensureDeadLetterStream(this.#jsm, event)
       ),
     ]);
+    for (const list of [report.created, report.updated, report.unchanged]) {
+      list.sort();
+    }
+    return report;
   }
 
-  async #registerOne(actor: AnyActor): Promise<void> {
+  async #registerEvents(): Promise<RegisterReport> {
+    const events = new Map<string, AnyEvent>();
+    for (const actor of this.#actors) {
+      events.set(actor.event.name, actor.event as AnyEvent);
+    }
+    const report: RegisterReport = {
+      created: [],
+      updated: [],
+      unchanged: [],
+      skipped: [],
+    };
+    await Promise.all([...events.values()].map(async (event) => {
+      const outcome = await upsertStream(this.#jsm, event.streamConfig(), {
+        create: true,
+        update: true,
+        event: event.name,
+      });
+      report[outcome].push(event.name);
+    }));
+    for (const list of Object.values(report)) list.sort();
+    return report;
+  }
+
+  async #registerOne(
+    actor: AnyActor,
+  ): Promise<"created" | "updated" | "unchanged"> {
     const stream = actor.event.stream;
     const config = actor.consumerConfig();
+    const streamMissing = (error: JetStreamApiError) =>
+      new ConsumerConfigError(
+        actor.name,
+        `Cannot register actor "${actor.name}": the stream of event "${actor.event.name}" does not exist; register the events first (events.connect() then register())`,
+        error.code,
+        error.message,
+        { cause: error },
+      );
+    // Whether it exists decides "created" or "unchanged": adding a consumer
+    // whose configuration is identical succeeds and changes nothing.
+    let existed = true;
     try {
-      await this.#jsm.consumers.add(stream, config);
+      await this.#jsm.consumers.info(stream, actor.consumer);
     } catch (error) {
       if (!(error instanceof JetStreamApiError)) throw error;
       if (error.code === JetStreamApiCodes.StreamNotFound) {
-        throw new ConsumerConfigError(
-          actor.name,
-          `Cannot register actor "${actor.name}": the stream of event "${actor.event.name}" does not exist; register the events first (events.connect() then register())`,
-          error.code,
-          error.message,
-          { cause: error },
-        );
+        throw streamMissing(error);
+      }
+      if (error.code !== JetStreamApiCodes.ConsumerNotFound) throw error;
+      existed = false;
+    }
+    try {
+      await this.#jsm.consumers.add(stream, config);
+      return existed ? "unchanged" : "created";
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError)) throw error;
+      if (error.code === JetStreamApiCodes.StreamNotFound) {
+        throw streamMissing(error);
       }
       try {
         await this.#jsm.consumers.update(stream, actor.consumer, config);
+        return "updated";
       } catch (updateError) {
         const e = updateError instanceof JetStreamApiError
           ? updateError
@@ -145,6 +234,8 @@ export class Subscriber implements AsyncDisposable {
    * @throws {RangeError} An option is out of range (`batch: 0`, a negative
    *   `grace`, ...).
    * @throws {TypeError} An option has the wrong type, or there are no actors.
+   * @throws {ActorNotRegisteredError} An actor has no consumer: call
+   *   `register()` first. Checked before anything is pulled.
    * @throws {ConsumerGoneError} An actor's consumer was deleted while
    *   listening (after draining the others).
    */

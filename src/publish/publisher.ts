@@ -29,6 +29,7 @@ import type { AnyEvent, Event } from "../event.ts";
 import { inboxPrefix } from "../transports/_connection_options.ts";
 import { asError, deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
+import { consoleLogger, type Logger } from "../log.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -91,6 +92,8 @@ export class Publisher implements AsyncDisposable {
   readonly #closeConnection: boolean;
   readonly #hooks: readonly HeaderHook[];
   readonly #feeds = new Set<MonitorFeed>();
+  readonly #logger: Logger;
+  readonly #warnedNoActors = new Set<string>();
   #closed = false;
 
   private constructor(
@@ -99,8 +102,10 @@ export class Publisher implements AsyncDisposable {
     events: AnyEvent[],
     closeConnection: boolean,
     hooks: readonly HeaderHook[],
+    logger: Logger,
   ) {
     this.#hooks = hooks;
+    this.#logger = logger;
     this.nc = nc;
     this.#jsm = jsm;
     this.js = jetstream(nc);
@@ -115,6 +120,7 @@ export class Publisher implements AsyncDisposable {
    * @param events The registered events.
    * @param closeConnection Close `nc` when the publisher is closed.
    * @param hooks Header hooks run on every emit.
+   * @param logger Where to report.
    * @returns The publisher.
    */
   static async open(
@@ -122,9 +128,10 @@ export class Publisher implements AsyncDisposable {
     events: AnyEvent[],
     closeConnection: boolean,
     hooks: readonly HeaderHook[] = [],
+    logger: Logger = consoleLogger("warn"),
   ): Promise<Publisher> {
     const jsm = await jetstreamManager(nc);
-    return new Publisher(nc, jsm, events, closeConnection, hooks);
+    return new Publisher(nc, jsm, events, closeConnection, hooks, logger);
   }
 
   /** The registered events. */
@@ -158,6 +165,10 @@ export class Publisher implements AsyncDisposable {
    * by the server and updated if it differs (if `update`). Every event is
    * tried; the first failure is thrown after all have settled.
    *
+   * An event with interest retention (the default) whose stream has no
+   * consumer yet gets one warning through the logger: the server discards
+   * its messages until an actor registers (`emit` still resolves).
+   *
    * @param options Whether to create missing and update differing streams.
    * @returns What was done to each event's stream.
    * @throws {StreamExistsError} A stream differs and `update` is false
@@ -182,12 +193,37 @@ export class Publisher implements AsyncDisposable {
           event: event.name,
         });
         report[outcome].push(event.name);
+        if (outcome !== "skipped") await this.#warnIfNoActors(event);
       }),
     );
     const failed = results.find((r) => r.status === "rejected");
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     for (const list of Object.values(report)) list.sort();
     return report;
+  }
+
+  // Interest retention keeps a message only for the consumers that exist
+  // when it is stored: with none, emit() "succeeds" and the message is gone.
+  async #warnIfNoActors(event: AnyEvent): Promise<void> {
+    if (event.retention !== "interest") return;
+    if (this.#warnedNoActors.has(event.name)) return;
+    let consumers: number;
+    try {
+      consumers = (await this.#jsm.streams.info(event.stream)).state
+        .consumer_count;
+    } catch (error) {
+      this.#logger.debug("could not count the stream's consumers", {
+        event: event.name,
+        error,
+      });
+      return;
+    }
+    if (consumers > 0) return;
+    this.#warnedNoActors.add(event.name);
+    this.#logger.warn(
+      `event "${event.name}" has no actor yet: with interest retention its messages are discarded until an actor registers (register the actors first, or give the event retention: "limits")`,
+      { event: event.name, stream: event.stream },
+    );
   }
 
   /** Encode, check size, and build headers; nothing is sent. */
