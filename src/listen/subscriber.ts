@@ -185,22 +185,26 @@ export class Subscriber implements AsyncDisposable {
         error.message,
         { cause: error },
       );
-    // Whether it exists decides "created" or "unchanged": adding a consumer
-    // whose configuration is identical succeeds and changes nothing.
-    let existed = true;
+    // Whether it exists, and with which settings, decides the outcome:
+    // adding an existing durable succeeds (some servers update it in place).
+    let before: Record<string, unknown> | undefined;
     try {
-      await this.#jsm.consumers.info(stream, actor.consumer);
+      before = (await this.#jsm.consumers.info(stream, actor.consumer))
+        .config as unknown as Record<string, unknown>;
     } catch (error) {
       if (!(error instanceof JetStreamApiError)) throw error;
       if (error.code === JetStreamApiCodes.StreamNotFound) {
         throw streamMissing(error);
       }
       if (error.code !== JetStreamApiCodes.ConsumerNotFound) throw error;
-      existed = false;
     }
+    const same = before !== undefined &&
+      Object.entries(config).every(([key, value]) =>
+        (before[key] ?? "") === value
+      );
     try {
       await this.#jsm.consumers.add(stream, config);
-      return existed ? "unchanged" : "created";
+      return before === undefined ? "created" : same ? "unchanged" : "updated";
     } catch (error) {
       if (!(error instanceof JetStreamApiError)) throw error;
       if (error.code === JetStreamApiCodes.StreamNotFound) {
