@@ -1,13 +1,17 @@
 // `deno task demo`: one publisher and two subscribers sharing the work.
 // Uses NATS at NATS_URL (default nats://127.0.0.1:4222); if nothing answers
 // there, starts a local nats-server for the demo and stops it on exit.
-// Ctrl-C stops everything cleanly.
+// Ctrl-C stops everything cleanly: the server runs in its own process group,
+// so the terminal's SIGINT reaches only the demo, which drains the
+// subscribers first and stops the server last. On your own server the demo
+// removes its streams when it stops.
 import { type ChildProcess, spawn } from "node:child_process";
 import { connect as tcpConnect } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Actors, Events } from "../../mod.ts";
 import { NatsServer } from "../../src/testing/mod.ts";
+import { removeStreams } from "../_cleanup.ts";
 import { ORDER_PLACED, packOrder } from "./events.ts";
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -42,17 +46,16 @@ if (await reachable(url)) {
   console.log(`[demo] using NATS at ${url}`);
 } else {
   console.log(`[demo] nothing answers at ${url}; starting a local nats-server`);
-  server = await NatsServer.start();
+  server = await NatsServer.start({ detached: true });
   natsUrl = server.url;
-  console.log(`[demo] nats-server running at ${natsUrl}`);
+  console.log(`[demo] nats-server running at ${natsUrl} (pid ${server.pid})`);
 }
 
-// Streams first, then consumers: subscribers can start in any order after.
+// The stream and the consumer before anything is emitted: with interest
+// retention an order emitted while no consumer exists would be discarded.
 {
-  await using pub = await new Events(ORDER_PLACED).connect(natsUrl);
-  await pub.register();
   await using sub = await new Actors(packOrder("demo")).connect(natsUrl);
-  await sub.register();
+  await sub.register({ events: true });
 }
 
 const children: ChildProcess[] = [];
@@ -106,6 +109,10 @@ const codes = await Promise.all(exits);
 if (server !== undefined) {
   await server.close();
   console.log("[demo] local nats-server stopped");
+} else {
+  // Leave nothing behind on the user's server.
+  await using pub = await new Events(ORDER_PLACED).connect(natsUrl);
+  await removeStreams(pub.nc, ORDER_PLACED);
 }
 const failed = codes.some((code) => code !== 0);
 console.log(failed ? `[demo] a process failed: ${codes}` : "[demo] done");

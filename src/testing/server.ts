@@ -47,6 +47,16 @@ export interface NatsServerOptions {
    * @default {false}
    */
   debug?: boolean;
+  /**
+   * Run the server in its own process group, so that a Ctrl-C in the
+   * terminal (SIGINT to the whole foreground group) reaches only this
+   * process, which then stops the server when it is done with it (the demo
+   * drains its subscribers first). The server is still killed when this
+   * process exits normally; only a SIGKILL of this process leaves it
+   * running.
+   * @default {false}
+   */
+  detached?: boolean;
 }
 
 /** Thrown when the `nats-server` binary cannot be found. */
@@ -133,6 +143,7 @@ export class NatsServer implements AsyncDisposable {
   readonly #ownsStore: boolean;
   readonly #startTimeout: number;
   readonly #debug: boolean;
+  readonly #detached: boolean;
   #proc: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #log: string[] = [];
@@ -151,6 +162,7 @@ export class NatsServer implements AsyncDisposable {
     this.#args = options.args ?? [];
     this.#startTimeout = options.startTimeout ?? 10_000;
     this.#debug = options.debug ?? false;
+    this.#detached = options.detached ?? false;
   }
 
   /**
@@ -219,6 +231,7 @@ export class NatsServer implements AsyncDisposable {
       ];
       const proc = spawn(this.#bin, args, {
         stdio: ["ignore", "pipe", "pipe"],
+        detached: this.#detached,
       });
       this.#proc = proc;
       track(proc);
