@@ -13,6 +13,12 @@ import {
   type ServerInfo,
   type Transport,
 } from "@nats-io/nats-core/internal";
+import {
+  deno,
+  type DenoConn,
+  type DenoTcpConn,
+  type DenoTlsConn,
+} from "./_deno_api.ts";
 
 /** Certificates and keys named by the connection's `tls` options. */
 interface TlsMaterial {
@@ -22,7 +28,7 @@ interface TlsMaterial {
 }
 
 async function readText(path: string | undefined): Promise<string | undefined> {
-  return path === undefined ? undefined : await Deno.readTextFile(path);
+  return path === undefined ? undefined : await deno().readTextFile(path);
 }
 
 async function tlsMaterial(options: ConnectionOptions): Promise<TlsMaterial> {
@@ -50,12 +56,12 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** nats-core `Transport` over `Deno.Conn`. */
+/** nats-core `Transport` over a `Deno.Conn`. */
 export class DenoTransport implements Transport {
   readonly lang = "walnats-deno";
   readonly version = "0.1.0";
   closeError?: Error;
-  #conn: Deno.Conn | Deno.TlsConn | undefined;
+  #conn: DenoConn | undefined;
   // Reads go into one reused buffer; each chunk handed on is a copy of just
   // the bytes read (streams would allocate a large buffer per read).
   readonly #buffer = new Uint8Array(64 * 1024);
@@ -84,9 +90,10 @@ export class DenoTransport implements Transport {
     const tlsName = hp.tlsName || hp.hostname;
     try {
       const material = await tlsMaterial(options);
-      let conn: Deno.Conn | Deno.TlsConn;
+      const api = deno();
+      let conn: DenoConn;
       if (handshakeFirst) {
-        const tls = await Deno.connectTls({
+        const tls = await api.connectTls({
           hostname: hp.hostname,
           port: hp.port,
           ...(material.caCerts ? { caCerts: material.caCerts } : {}),
@@ -98,7 +105,7 @@ export class DenoTransport implements Transport {
         conn = tls;
         this.#encrypted = true;
       } else {
-        const tcp = await Deno.connect({
+        const tcp = await api.connect({
           hostname: hp.hostname,
           port: hp.port,
         });
@@ -117,14 +124,15 @@ export class DenoTransport implements Transport {
             "client certificates need tls.handshakeFirst with the Deno transport (Deno.startTls cannot present one); use the ./node adapter otherwise",
           );
         }
-        conn = await Deno.startTls(conn as Deno.TcpConn, {
+        const tls: DenoTlsConn = await api.startTls(conn as DenoTcpConn, {
           hostname: tlsName,
           ...(material.caCerts ? { caCerts: material.caCerts } : {}),
         });
+        conn = tls;
         this.#conn = conn;
         // The handshake is lazy: do it now, so a bad certificate fails the
         // connect rather than the first read.
-        await (conn as Deno.TlsConn).handshake();
+        await tls.handshake();
         this.#encrypted = true;
       }
       if (info.tls_required && !this.#encrypted) {
@@ -136,7 +144,7 @@ export class DenoTransport implements Transport {
       this.#connected = true;
     } catch (error) {
       this.#shutdown();
-      if (error instanceof Deno.errors.ConnectionRefused) {
+      if (error instanceof deno().errors.ConnectionRefused) {
         throw new errors.ConnectionError("connection refused", {
           cause: error,
         });
@@ -145,12 +153,12 @@ export class DenoTransport implements Transport {
     }
   }
 
-  async #read(conn: Deno.Conn): Promise<Uint8Array | null> {
+  async #read(conn: DenoConn): Promise<Uint8Array | null> {
     const n = await conn.read(this.#buffer);
     return n === null ? null : this.#buffer.slice(0, n);
   }
 
-  async #peekInfo(conn: Deno.Conn): Promise<ServerInfo> {
+  async #peekInfo(conn: DenoConn): Promise<ServerInfo> {
     const chunks: Uint8Array[] = [];
     while (true) {
       const value = await this.#read(conn);

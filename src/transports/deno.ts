@@ -30,10 +30,11 @@ import {
 } from "@nats-io/nats-core/internal";
 import { resolveOptions } from "./_connection_options.ts";
 import { DenoTransport } from "./_deno_transport.ts";
+import { deno } from "./_deno_api.ts";
 
 function env(name: string): string | undefined {
   try {
-    return Deno.env.get(name);
+    return deno().env.get(name);
   } catch {
     // No --allow-env: behave as if the variable were not set.
     return undefined;
