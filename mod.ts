@@ -43,14 +43,20 @@ export type {
 } from "./src/actor.ts";
 export { Actors } from "./src/actors.ts";
 export type { ActorsConnectOptions } from "./src/actors.ts";
-export { Clock, MINUTE_PASSED, nextFireTimes, tickCodec } from "./src/clock/clock.ts";
+export {
+  Clock,
+  MINUTE_PASSED,
+  nextFireTimes,
+  tickCodec,
+} from "./src/clock/clock.ts";
 export type {
   ClockOptions,
   ClockReport,
   ClockRunOptions,
   TickPublisher,
 } from "./src/clock/clock.ts";
-export type { Timers } from "./src/_timers.ts";
+export { systemTimers, TIMERS, timersOf } from "./src/timers.ts";
+export type { Timers } from "./src/timers.ts";
 export { CloudEvent } from "./src/cloud_event.ts";
 export type { CloudEventAttributes } from "./src/cloud_event.ts";
 export { isCodec, isSchema, json, validate } from "./src/codecs/codec.ts";
@@ -89,6 +95,7 @@ export {
   RequestTimeoutError,
   ShutdownError,
   StreamConfigError,
+  StreamError,
   StreamExistsError,
   ValidationError,
 } from "./src/errors.ts";

@@ -9,7 +9,7 @@
 /** @ignore */
 import { AckPolicy, type ConsumerConfig } from "@nats-io/jetstream";
 import type { Context } from "./context.ts";
-import type { Event } from "./event.ts";
+import { type Event, isEvent } from "./event.ts";
 import { msToNanos } from "./limits.ts";
 import type { Middleware } from "./middlewares/middleware.ts";
 import {
@@ -262,3 +262,18 @@ export class Actor<T = unknown, RI = unknown> {
 /** Any actor, whatever its types. */
 // deno-lint-ignore no-explicit-any
 export type AnyActor = Actor<any, any>;
+
+/**
+ * Whether `value` is an {@linkcode Actor} (by shape, so actors from another
+ * copy of the package count too).
+ *
+ * @param value Anything.
+ * @returns True for an actor.
+ */
+export function isActor(value: unknown): value is AnyActor {
+  return typeof value === "object" && value !== null &&
+    typeof (value as AnyActor).name === "string" &&
+    typeof (value as AnyActor).handler === "function" &&
+    typeof (value as AnyActor).consumerConfig === "function" &&
+    isEvent((value as AnyActor).event);
+}

@@ -4,7 +4,7 @@
  * @module
  */
 import type { ConnectionOptions } from "@nats-io/nats-core";
-import type { AnyActor } from "./actor.ts";
+import { type AnyActor, isActor } from "./actor.ts";
 import { connect } from "./transports/connect.ts";
 import {
   isNatsConnection,
@@ -48,11 +48,7 @@ export class Actors {
   constructor(...actors: AnyActor[]) {
     const seen = new Map<string, AnyActor>();
     for (const actor of actors) {
-      if (
-        typeof actor !== "object" || actor === null ||
-        typeof (actor as { consumerConfig?: unknown }).consumerConfig !==
-          "function"
-      ) {
+      if (!isActor(actor)) {
         throw new TypeError(
           `Cannot create Actors: every argument must be an Actor, got ${
             actor === null ? "null" : typeof actor

@@ -231,3 +231,16 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
 
 /** Any event, whatever its payload types. */
 export type AnyEvent = Event<unknown, unknown, unknown, unknown>;
+
+/**
+ * Whether `value` is an {@linkcode Event} (by shape, so events from another
+ * copy of the package count too).
+ *
+ * @param value Anything.
+ * @returns True for an event.
+ */
+export function isEvent(value: unknown): value is AnyEvent {
+  return typeof value === "object" && value !== null &&
+    typeof (value as AnyEvent).name === "string" &&
+    typeof (value as AnyEvent).streamConfig === "function";
+}

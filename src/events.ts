@@ -9,7 +9,7 @@ import {
   isNatsConnection,
   type Server,
 } from "./transports/_connection_options.ts";
-import type { AnyEvent } from "./event.ts";
+import { type AnyEvent, isEvent } from "./event.ts";
 import { type HeaderHook, Publisher } from "./publish/publisher.ts";
 
 /** Options for {@linkcode Events.connect}. */
@@ -61,12 +61,7 @@ export class Events {
     const map = new Map<string, AnyEvent>();
     const streams = new Map<string, string>();
     for (const event of events) {
-      if (
-        typeof event !== "object" || event === null ||
-        typeof (event as { name?: unknown }).name !== "string" ||
-        typeof (event as { streamConfig?: unknown }).streamConfig !==
-          "function"
-      ) {
+      if (!isEvent(event)) {
         throw new TypeError(
           `Cannot create Events: every argument must be an Event, got ${
             event === null ? "null" : typeof event
