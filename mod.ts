@@ -77,7 +77,7 @@ export type {
   HmacOptions,
 } from "./src/codecs/mod.ts";
 export { connect, runtime } from "./src/transports/connect.ts";
-export type { Server } from "./src/transports/_connection_options.ts";
+export type { Server } from "./src/transports/connect.ts";
 export type { Context } from "./src/context.ts";
 export {
   deadLetterStream,
