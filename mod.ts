@@ -48,6 +48,7 @@ export type {
   ClockOptions,
   ClockReport,
   ClockRunOptions,
+  TickCodecOptions,
   TickPublisher,
 } from "./src/clock.ts";
 export type { Timers } from "./src/_timers.ts";

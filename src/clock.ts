@@ -9,6 +9,7 @@ import { DecodeError, ValidationError } from "./errors.ts";
 import { Event } from "./event.ts";
 import { consoleLogger, type Logger } from "./log.ts";
 import type { EmitOptions } from "./publisher.ts";
+import { wallTimeToEpoch } from "./_local_time.ts";
 import {
   MAX_DELAY,
   sleep,
@@ -24,16 +25,36 @@ const pad = (n: number, width: number): string =>
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|z|[+-]\d{2}:?\d{2})?$/;
 
+/** Options for {@linkcode tickCodec}. */
+export interface TickCodecOptions {
+  /**
+   * IANA time zone of tick texts that carry no offset, such as Python
+   * walnats' naive local times; ticks with `Z` or an offset are exact
+   * whatever this says. A wall time repeated when clocks go back reads as
+   * its first occurrence.
+   * @default {"UTC"}
+   */
+  timeZone?: string;
+}
+
 /**
  * The codec of tick events: a `Date` as ISO 8601 text without quotes, the
  * wire format of Python walnats' `datetime` events. `encode` writes UTC as
  * Python writes an aware UTC datetime (`2025-03-30T01:00:00+00:00`, with six
  * fraction digits when there are milliseconds), which
  * `datetime.fromisoformat` reads on every Python version. `decode` reads
- * `Z` or any `±hh:mm` offset; text without an offset is taken as UTC.
+ * `Z` or any `±hh:mm` offset; text without an offset is wall-clock time in
+ * `options.timeZone` (UTC unless given).
+ *
+ * Python walnats' `Clock` sends `datetime.now().isoformat()`: naive local
+ * time of the clock's machine (`2024-05-06T09:08:00.001234`). Those ticks
+ * are read right as they are only when that machine runs in UTC; for a
+ * Python clock in another zone, pass that zone.
  *
  * @param name Used in error messages (the event name).
+ * @param options The zone of ticks that carry no offset.
  * @returns The codec.
+ * @throws {RangeError} The time zone is unknown.
  * @throws {ValidationError} From `encode`: not a valid `Date`.
  * @throws {DecodeError} From `decode`: not an ISO 8601 date-time.
  *
@@ -48,7 +69,12 @@ const ISO =
  * assert.equal((await codec.decode(bytes)).getTime(), Date.UTC(2025, 2, 30, 1));
  * ```
  */
-export function tickCodec(name = "tick"): Codec<Date> {
+export function tickCodec(
+  name = "tick",
+  options: TickCodecOptions = {},
+): Codec<Date> {
+  const timeZone = options.timeZone ?? "UTC";
+  checkTimeZone(`Cannot create tick codec "${name}"`, timeZone);
   return {
     contentType: "text/plain; charset=utf-8",
     encode(value: Date): Uint8Array {
@@ -89,8 +115,11 @@ export function tickCodec(name = "tick"): Codec<Date> {
         Number(s),
         Number(frac.padEnd(3, "0").slice(0, 3)),
       );
+      if (zone === undefined) {
+        return new Date(wallTimeToEpoch(at.getTime(), timeZone));
+      }
       let shift = 0;
-      if (zone !== undefined && zone.toUpperCase() !== "Z") {
+      if (zone.toUpperCase() !== "Z") {
         const digits = zone.replace(":", "");
         shift = (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3))) *
           60_000 * (zone.startsWith("-") ? -1 : 1);
