@@ -53,6 +53,7 @@ export type {
   ClockOptions,
   ClockReport,
   ClockRunOptions,
+  TickCodecOptions,
   TickPublisher,
 } from "./src/clock/clock.ts";
 export { systemTimers, TIMERS, timersOf } from "./src/timers.ts";
@@ -69,6 +70,7 @@ export type {
 } from "./src/codecs/codec.ts";
 export { bytes, date, encrypt, gzip, hmac, text } from "./src/codecs/mod.ts";
 export type {
+  DateOptions,
   EncryptKey,
   EncryptOptions,
   GzipOptions,
