@@ -7,8 +7,8 @@
 // which pulls once, handles what came, and returns.
 import process from "node:process";
 import * as v from "valibot";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+import { Actor, Actors, Event, Events } from "@walnats/walnats";
+import { NatsServer } from "@walnats/walnats/testing";
 
 const GREETING = new Event(
   "example-greeting",

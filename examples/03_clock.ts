@@ -11,8 +11,8 @@
 //
 //   deno run -A examples/03_clock.ts
 import process from "node:process";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { Clock, tickCodec } from "../mod.ts";
+import { Actor, Actors, Event, Events } from "@walnats/walnats";
+import { Clock, tickCodec } from "@walnats/walnats";
 
 const SECOND_PASSED = new Event("second-passed", tickCodec("second-passed"), {
   description: "a second passed; the payload is the tick's time",

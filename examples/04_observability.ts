@@ -35,11 +35,11 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { logging, logtapeLogger } from "../src/middlewares/mod.ts";
-import { otelHeaders, otelMetrics, OtelTracing } from "../src/otel/mod.ts";
-import { PrometheusMiddleware } from "../src/middlewares/prometheus.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+import { Actor, Actors, Event, Events } from "@walnats/walnats";
+import { logging, logtapeLogger } from "@walnats/walnats/middlewares";
+import { otelHeaders, otelMetrics, OtelTracing } from "@walnats/walnats/otel";
+import { PrometheusMiddleware } from "@walnats/walnats/prometheus";
+import { NatsServer } from "@walnats/walnats/testing";
 
 // --- Logs: everything under the "walnats" category to the console.
 await configure({

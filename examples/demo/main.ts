@@ -7,8 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { connect as tcpConnect } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { Actors, Events } from "../../mod.ts";
-import { NatsServer } from "../../src/testing/mod.ts";
+import { Actors, Events } from "@walnats/walnats";
+import { NatsServer } from "@walnats/walnats/testing";
 import { ORDER_PLACED, packOrder } from "./events.ts";
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
