@@ -77,6 +77,11 @@ function track(proc: ChildProcess): void {
   });
 }
 
+/** How many `nats-server` processes started here are still running. */
+export function runningServers(): number {
+  return live.size;
+}
+
 function env(name: string): string | undefined {
   // `process` exists on Deno 2, Bun and Node.
   return globalThis.process?.env?.[name];

@@ -29,6 +29,15 @@ export function runtime(): "deno" | "bun" | "node" {
 
 let adapter: Promise<Transport> | undefined;
 
+// Connections made by connect() and not yet closed: the leak check of
+// `@walnats/walnats/testing` reads this.
+const live = new Set<NatsConnection>();
+
+/** How many connections made by {@linkcode connect} are still open. */
+export function openConnections(): number {
+  return live.size;
+}
+
 function load(): Promise<Transport> {
   switch (runtime()) {
     case "deno":
@@ -62,5 +71,10 @@ export function connect(
   server?: string | string[] | ConnectionOptions,
 ): Promise<NatsConnection> {
   adapter ??= load();
-  return adapter.then((t) => t.connect(server));
+  return adapter.then(async (t) => {
+    const nc = await t.connect(server);
+    live.add(nc);
+    nc.closed().then(() => live.delete(nc), () => live.delete(nc));
+    return nc;
+  });
 }
