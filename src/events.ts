@@ -8,6 +8,7 @@ import { connect } from "./connect.ts";
 import { isNatsConnection, type Server } from "./_connection_options.ts";
 import type { AnyEvent } from "./event.ts";
 import { type HeaderHook, Publisher } from "./publisher.ts";
+import type { EmitObserver } from "./ops/emit_observer.ts";
 
 /** Options for {@linkcode Events.connect}. */
 export interface EventsConnectOptions {
@@ -25,6 +26,13 @@ export interface EventsConnectOptions {
    * @default {[]}
    */
   headerHooks?: HeaderHook[];
+  /**
+   * Called after every publish with its outcome and duration (metrics:
+   * `PrometheusEmitMetrics` from `./prometheus`, `otelEmitMetrics` from
+   * `./otel`). An observer that throws does not fail the emit.
+   * @default {[]}
+   */
+  onEmit?: EmitObserver[];
 }
 
 /**
@@ -153,6 +161,7 @@ export class Events {
         this.events,
         options.closeConnection ?? false,
         options.headerHooks ?? [],
+        options.onEmit ?? [],
       );
     }
     const nc = await connect(server as string | string[] | ConnectionOptions);
@@ -162,6 +171,7 @@ export class Events {
         this.events,
         true,
         options.headerHooks ?? [],
+        options.onEmit ?? [],
       );
     } catch (error) {
       await nc.close();

@@ -35,6 +35,9 @@ import {
 } from "./errors.ts";
 import type { AnyEvent, Event } from "./event.ts";
 import { inboxPrefix } from "./_connection_options.ts";
+import { type EmitObserver, notifyEmit } from "./ops/emit_observer.ts";
+import { type Health, health } from "./ops/health.ts";
+import { type Status, status } from "./ops/status.ts";
 import {
   HEADER_DELAY,
   HEADER_ID,
@@ -233,6 +236,7 @@ export class Publisher implements AsyncDisposable {
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
   readonly #hooks: readonly HeaderHook[];
+  readonly #observers: readonly EmitObserver[];
   readonly #feeds = new Set<Feed>();
   #closed = false;
 
@@ -242,8 +246,10 @@ export class Publisher implements AsyncDisposable {
     events: AnyEvent[],
     closeConnection: boolean,
     hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[],
   ) {
     this.#hooks = hooks;
+    this.#observers = observers;
     this.nc = nc;
     this.#jsm = jsm;
     this.js = jetstream(nc);
@@ -258,6 +264,7 @@ export class Publisher implements AsyncDisposable {
    * @param events The registered events.
    * @param closeConnection Close `nc` when the publisher is closed.
    * @param hooks Header hooks run on every emit.
+   * @param observers Called after every publish (`onEmit`).
    * @returns The publisher.
    */
   static async open(
@@ -265,9 +272,10 @@ export class Publisher implements AsyncDisposable {
     events: AnyEvent[],
     closeConnection: boolean,
     hooks: readonly HeaderHook[] = [],
+    observers: readonly EmitObserver[] = [],
   ): Promise<Publisher> {
     const jsm = await jetstreamManager(nc);
-    return new Publisher(nc, jsm, events, closeConnection, hooks);
+    return new Publisher(nc, jsm, events, closeConnection, hooks, observers);
   }
 
   /** The registered events. */
@@ -429,12 +437,40 @@ export class Publisher implements AsyncDisposable {
     data: Uint8Array,
     headers: MsgHdrs | undefined,
   ): Promise<EmitResult> {
-    const ack = await this.js.publish(
-      event.subject,
-      data,
-      headers ? { headers } : undefined,
-    );
-    return toResult(ack);
+    if (this.#observers.length === 0) {
+      const ack = await this.js.publish(
+        event.subject,
+        data,
+        headers ? { headers } : undefined,
+      );
+      return toResult(ack);
+    }
+    const start = performance.now();
+    try {
+      const result = toResult(
+        await this.js.publish(
+          event.subject,
+          data,
+          headers ? { headers } : undefined,
+        ),
+      );
+      notifyEmit(this.#observers, {
+        event,
+        duration: performance.now() - start,
+        outcome: result.duplicate ? "duplicate" : "ok",
+        sync: true,
+      });
+      return result;
+    } catch (error) {
+      notifyEmit(this.#observers, {
+        event,
+        duration: performance.now() - start,
+        outcome: "error",
+        sync: true,
+        error: asError(error),
+      });
+      throw error;
+    }
   }
 
   /**
@@ -516,6 +552,14 @@ export class Publisher implements AsyncDisposable {
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
+      if (this.#observers.length > 0) {
+        notifyEmit(this.#observers, {
+          event: ev,
+          duration: 0,
+          outcome: "ok",
+          sync: false,
+        });
+      }
       return undefined;
     }
     return await this.#publish(ev, data, headers);
@@ -725,6 +769,29 @@ export class Publisher implements AsyncDisposable {
     );
     if (!feed.ended) this.#feeds.add(feed);
     return feed;
+  }
+
+  /**
+   * The state of the registered events' streams on the server, and of every
+   * consumer on them (the publisher does not know the actors' code, so
+   * their configuration is not checked). See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, { ...options, events: this.events });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every registered
+   * event's stream. Serve it with `healthHandler(pub)`.
+   *
+   * @param options Milliseconds each check may take.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(options: { timeout?: number } = {}): Promise<Health> {
+    return await health(this.nc, { ...options, events: this.events });
   }
 
   /** Whether {@linkcode close} was called. */

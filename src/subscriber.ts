@@ -29,6 +29,8 @@ import { consoleLogger, type Logger } from "./log.ts";
 import type { JobEnv, JobStats } from "./_job.ts";
 import { Puller, type PullerFailure } from "./_puller.ts";
 import { Scheduler } from "./_scheduler.ts";
+import { type Health, health } from "./ops/health.ts";
+import { type Status, status } from "./ops/status.ts";
 
 /** Options for {@linkcode Subscriber.listen}; times in milliseconds. */
 export interface ListenOptions {
@@ -113,6 +115,7 @@ export class Subscriber implements AsyncDisposable {
   readonly #actors: readonly AnyActor[];
   readonly #closeConnection: boolean;
   #closed = false;
+  #listening = 0;
 
   private constructor(
     nc: NatsConnection,
@@ -283,6 +286,7 @@ export class Subscriber implements AsyncDisposable {
       maxJobs,
       batch,
     });
+    this.#listening++;
     try {
       for (const p of pullers) p.start();
       if (burst) {
@@ -295,6 +299,7 @@ export class Subscriber implements AsyncDisposable {
       }
       await this.#drain(pullers, grace, pollDelay, logger);
     } finally {
+      this.#listening--;
       options.signal?.removeEventListener("abort", onAbort);
       for (const p of pullers) p.close();
       if (!this.nc.isClosed()) {
@@ -428,6 +433,44 @@ export class Subscriber implements AsyncDisposable {
       );
     }
     return found;
+  }
+
+  /** How many {@linkcode listen} calls are running now. */
+  get listening(): number {
+    return this.#listening;
+  }
+
+  /**
+   * The state of this registry's actors and their events on the server:
+   * lag, unacknowledged, redelivered, waiting pulls, dead letters, delayed,
+   * paused, last activity, and whether each consumer still has the actor's
+   * configuration. See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, { ...options, actors: this.#actors });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every actor's consumer,
+   * and a running {@linkcode listen} (unless `requireListener` is false).
+   * Serve it with `healthHandler(sub)`.
+   *
+   * @param options Whether a running listen() is needed, and the timeout.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(
+    options: { requireListener?: boolean; timeout?: number } = {},
+  ): Promise<Health> {
+    return await health(this.nc, {
+      actors: this.#actors,
+      ...(options.requireListener === false
+        ? {}
+        : { listening: this.#listening }),
+      ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    });
   }
 
   /** Whether {@linkcode close} was called. */
