@@ -10,8 +10,8 @@ import {
   type NatsConnection,
 } from "@nats-io/nats-core";
 import { readFile } from "node:fs/promises";
-import { connect } from "../connect.ts";
-import { DEFAULT_URL } from "../_connection_options.ts";
+import { connect } from "../transports/connect.ts";
+import { DEFAULT_URL } from "../transports/_connection_options.ts";
 import { CliError, type Parsed, str, UsageError } from "./_args.ts";
 
 /** Milliseconds to wait for the server before giving up. */

@@ -2,7 +2,7 @@
 // `Services` (no server needed).
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Services } from "../services.ts";
+import type { Services } from "../services/services.ts";
 import { CliError, type Parsed, str, UsageError } from "./_args.ts";
 import type { Command, Context } from "./_command.ts";
 

@@ -15,7 +15,7 @@
 // `@ignore`: these types are public in their own package; deno doc --lint
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamOptions } from "@nats-io/jetstream";
 /** @ignore */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AnyActor } from "../actor.ts";
@@ -41,6 +41,8 @@ export interface HealthOptions {
    * @default {1000}
    */
   timeout?: number;
+  /** JetStream `domain` or `apiPrefix`, as given to `connect`. @default {{}} */
+  jetstream?: JetStreamOptions;
 }
 
 /** The NATS connection's state. */
@@ -145,7 +147,11 @@ export async function health(
   let jetstream = false;
   if (state === "connected") {
     try {
-      const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
+      const jsm = await jetstreamManager(nc, {
+        ...options.jetstream,
+        timeout,
+        checkAPI: false,
+      });
       const [account, ...checks] = await Promise.allSettled([
         withTimeout(jsm.getAccountInfo(), timeout, "JetStream account info"),
         ...events.map((e) =>

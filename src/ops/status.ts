@@ -17,6 +17,7 @@ import {
   type ConsumerInfo,
   type JetStreamManager,
   jetstreamManager,
+  type JetStreamOptions,
   type StreamInfo,
 } from "@nats-io/jetstream";
 /** @ignore */
@@ -62,6 +63,8 @@ export interface StatusOptions {
    * @default {5000}
    */
   timeout?: number;
+  /** JetStream `domain` or `apiPrefix`, as given to `connect`. @default {{}} */
+  jetstream?: JetStreamOptions;
 }
 
 /** A field whose value on the server differs from the code's. */
@@ -198,7 +201,8 @@ export async function status(
   options: StatusOptions = {},
 ): Promise<Status> {
   const jsm = await jetstreamManager(nc, {
-    timeout: options.timeout ?? 5000,
+    ...options.jetstream,
+    timeout: options.timeout ?? options.jetstream?.timeout ?? 5000,
     checkAPI: false,
   });
   const paused = pausedMap(jsm);
