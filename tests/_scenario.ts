@@ -23,7 +23,12 @@ import {
   silentLogger,
   type Subscriber,
 } from "../mod.ts";
-import { consumerInfo, type NatsServer, rawConnect, waitFor } from "./_helpers.ts";
+import {
+  consumerInfo,
+  type NatsServer,
+  rawConnect,
+  waitFor,
+} from "./_helpers.ts";
 
 export const PLACED = new Event(
   "shop.order-placed",

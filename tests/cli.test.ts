@@ -57,7 +57,10 @@ function cli(
   });
   let stdout = "";
   let stderr = "";
-  proc.stdout!.on("data", (c: Uint8Array) => (stdout += new TextDecoder().decode(c)));
+  proc.stdout!.on(
+    "data",
+    (c: Uint8Array) => (stdout += new TextDecoder().decode(c)),
+  );
   proc.stderr!.on("data", (c: Uint8Array) => {
     stderr += new TextDecoder().decode(c);
     options.onStderr?.(stderr);
@@ -105,31 +108,52 @@ test("the CLI lists, shows, replays and deletes dead letters without the schema"
   assert.equal(letters[0].subject, EV.name);
 
   const limited = capture();
-  await main(["dead-letters", "list", EV.name, "--limit", "2", ...base], limited.io);
+  await main(
+    ["dead-letters", "list", EV.name, "--limit", "2", ...base],
+    limited.io,
+  );
   assert.equal(limited.out.length, 2);
-  assert.match(limited.out[0]!, /^#1 .* actor=book-invoice reason=exhausted attempts=1/);
+  assert.match(
+    limited.out[0]!,
+    /^#1 .* actor=book-invoice reason=exhausted attempts=1/,
+  );
   assert.equal(
     limited.err.at(-1),
     `2 of 3 dead letter(s) of event "${EV.name}" (--limit to see more)`,
   );
 
   const show = capture();
-  assert.equal(await main(["dead-letters", "show", EV.name, "1", ...base], show.io), 0);
-  assert.ok(show.out.includes("  error:     Error: ledger offline"), show.out.join("\n"));
+  assert.equal(
+    await main(["dead-letters", "show", EV.name, "1", ...base], show.io),
+    0,
+  );
+  assert.ok(
+    show.out.includes("  error:     Error: ledger offline"),
+    show.out.join("\n"),
+  );
   assert.ok(show.out.includes('  payload:   {"n":1}'));
 
   const del = capture();
   assert.equal(
-    await main(["dead-letters", "delete", EV.name, "--sequence", "1", ...base], del.io),
+    await main(
+      ["dead-letters", "delete", EV.name, "--sequence", "1", ...base],
+      del.io,
+    ),
     0,
   );
   assert.deepEqual(del.out, [`deleted 1 dead letter(s) of event "${EV.name}"`]);
   const gone = capture();
   assert.equal(
-    await main(["dead-letters", "delete", EV.name, "--sequence", "1", ...base], gone.io),
+    await main(
+      ["dead-letters", "delete", EV.name, "--sequence", "1", ...base],
+      gone.io,
+    ),
     1,
   );
-  assert.match(gone.err[0]!, /no dead letter #1 of event "billing.invoice-paid"/);
+  assert.match(
+    gone.err[0]!,
+    /no dead letter #1 of event "billing.invoice-paid"/,
+  );
 
   broken = false;
   const replay = capture();
@@ -148,7 +172,10 @@ test("the CLI lists, shows, replays and deletes dead letters without the schema"
   assert.equal(report.succeeded, 2);
   assert.deepEqual(handled.sort(), [2, 3]);
   const none = capture();
-  assert.equal(await main(["dead-letters", "list", EV.name, "--json", ...base], none.io), 0);
+  assert.equal(
+    await main(["dead-letters", "list", EV.name, "--json", ...base], none.io),
+    0,
+  );
   assert.deepEqual(none.out, ["[]"]);
 });
 
@@ -157,13 +184,23 @@ test("the CLI says which event or actor is unknown, and suggests the nearest", a
   await using _sys = await scenario(server);
   const base = ["--server", server.url];
   const event = capture();
-  assert.equal(await main(["dead-letters", "list", "shop.order-placd", ...base], event.io), 1);
+  assert.equal(
+    await main(["dead-letters", "list", "shop.order-placd", ...base], event.io),
+    1,
+  );
   assert.deepEqual(event.err, [
     'walnats dead-letters: unknown event "shop.order-placd": no walnats stream for it on the server; did you mean "shop.order-placed"?',
   ]);
   const actor = capture();
   assert.equal(
-    await main(["dead-letters", "list", PLACED.name, "--actor", "bill-ordr", ...base], actor.io),
+    await main([
+      "dead-letters",
+      "list",
+      PLACED.name,
+      "--actor",
+      "bill-ordr",
+      ...base,
+    ], actor.io),
     1,
   );
   assert.match(
@@ -171,12 +208,18 @@ test("the CLI says which event or actor is unknown, and suggests the nearest", a
     /unknown actor "bill-ordr" of event "shop.order-placed"; did you mean "bill-order"\? \(actors: bill-order, pack-order\)/,
   );
   const badName = capture();
-  assert.equal(await main(["dead-letters", "list", "bad name", ...base], badName.io), 2);
+  assert.equal(
+    await main(["dead-letters", "list", "bad name", ...base], badName.io),
+    2,
+  );
   assert.match(badName.err[0]!, /"bad name" is not a valid event name/);
   assert.doesNotMatch(badName.err.join("\n"), /walnats_dlq/);
   const pause = capture();
   assert.equal(await main(["pause", "pack-ordr", ...base], pause.io), 1);
-  assert.match(pause.err[0]!, /unknown actor "pack-ordr".*did you mean "pack-order"/);
+  assert.match(
+    pause.err[0]!,
+    /unknown actor "pack-ordr".*did you mean "pack-order"/,
+  );
 });
 
 test("the CLI explains bad usage", async () => {
@@ -189,32 +232,63 @@ test("the CLI explains bad usage", async () => {
   const helpStatus = capture();
   assert.equal(await main(["help", "status"], helpStatus.io), 0);
   assert.match(helpStatus.out[0]!, /^usage: walnats status/);
-  for (const name of ["status", "monitor", "dead-letters", "schedules", "pause", "resume", "events", "actors", "asyncapi", "diagram"]) {
+  for (
+    const name of [
+      "status",
+      "monitor",
+      "dead-letters",
+      "schedules",
+      "pause",
+      "resume",
+      "events",
+      "actors",
+      "asyncapi",
+      "diagram",
+    ]
+  ) {
     const c = capture();
     assert.equal(await main([name, "--help"], c.io), 0, name);
     assert.match(c.out[0]!, new RegExp(`^usage: walnats ${name}`), name);
   }
   const typo = capture();
   assert.equal(await main(["dead-leters", "list"], typo.io), 2);
-  assert.match(typo.err[0]!, /unknown command "dead-leters"; did you mean "dead-letters"\?/);
+  assert.match(
+    typo.err[0]!,
+    /unknown command "dead-leters"; did you mean "dead-letters"\?/,
+  );
   const sub = capture();
   assert.equal(await main(["dead-letters", "lst", "x"], sub.io), 2);
-  assert.match(sub.err[0]!, /unknown dead-letters command "lst"; did you mean "list"\?/);
+  assert.match(
+    sub.err[0]!,
+    /unknown dead-letters command "lst"; did you mean "list"\?/,
+  );
   const flag = capture();
   assert.equal(await main(["status", "--jsno"], flag.io), 2);
-  assert.match(flag.err[0]!, /unknown option "--jsno"; did you mean "--json"\?/);
+  assert.match(
+    flag.err[0]!,
+    /unknown option "--jsno"; did you mean "--json"\?/,
+  );
   const noSeq = capture();
   assert.equal(await main(["dead-letters", "delete", "x"], noSeq.io), 2);
-  assert.match(noSeq.err[0]!, /delete needs --sequence N \(repeatable\) or --all/);
+  assert.match(
+    noSeq.err[0]!,
+    /delete needs --sequence N \(repeatable\) or --all/,
+  );
   const limit = capture();
-  assert.equal(await main(["dead-letters", "list", "x", "--limit", "0"], limit.io), 2);
+  assert.equal(
+    await main(["dead-letters", "list", "x", "--limit", "0"], limit.io),
+    2,
+  );
   assert.match(limit.err[0]!, /--limit must be a positive integer/);
   const auth = capture();
   assert.equal(await main(["status", "--user", "u"], auth.io), 2);
   assert.match(auth.err[0]!, /--user and --password go together/);
   const every = capture();
   assert.equal(
-    await main(["schedules", "add", "x", "--event", "e", "--every", "soon"], every.io),
+    await main(
+      ["schedules", "add", "x", "--event", "e", "--every", "soon"],
+      every.io,
+    ),
     2,
   );
   assert.match(every.err[0]!, /--every must be a duration/);
@@ -246,13 +320,21 @@ test(`the CLI runs as a program on ${currentRuntime().name}: help, exit codes, a
   await new Promise<void>((r) => hole.listen(0, "127.0.0.1", r));
   try {
     const port = (hole.address() as { port: number }).port;
-    const silent = await cli(["events", "--server", `nats://127.0.0.1:${port}`]).done;
+    const silent = await cli(["events", "--server", `nats://127.0.0.1:${port}`])
+      .done;
     assert.equal(silent.code, 1);
     assert.equal(silent.stderr.trim().split("\n").length, 1, silent.stderr);
-    assert.match(silent.stderr, /^walnats events: cannot connect to nats:\/\/127\.0\.0\.1:\d+: /);
+    assert.match(
+      silent.stderr,
+      /^walnats events: cannot connect to nats:\/\/127\.0\.0\.1:\d+: /,
+    );
     // 2 s connect timeout plus the runtime's start; generous for a busy machine.
     assert.ok(silent.ms < 15_000, `took ${silent.ms} ms`);
-    console.log(`[cli] refused: ${Math.round(refused.ms)} ms, silent server: ${Math.round(silent.ms)} ms`);
+    console.log(
+      `[cli] refused: ${Math.round(refused.ms)} ms, silent server: ${
+        Math.round(silent.ms)
+      } ms`,
+    );
   } finally {
     hole.close();
   }
@@ -273,45 +355,102 @@ test(`status --json from the CLI equals the server's consumer info (${currentRun
     assert.equal(a.redelivered, info.num_redelivered, `${a.name} redelivered`);
     assert.equal(a.waiting, info.num_waiting, `${a.name} waiting`);
   }
-  const by = Object.fromEntries(report.actors.map((a: { name: string }) => [a.name, a]));
+  const by = Object.fromEntries(
+    report.actors.map((a: { name: string }) => [a.name, a]),
+  );
   assert.equal(by["pack-order"].pending, 3);
   assert.equal(by["bill-order"].deadLetters, 1);
   assert.equal(by["notify-customer"].ackPending, 1);
   assert.equal(by["notify-customer"].redelivered, 1);
-  assert.deepEqual(report.events.map((e: { name: string }) => e.name), [PLACED.name, SHIPPED.name]);
+  assert.deepEqual(report.events.map((e: { name: string }) => e.name), [
+    PLACED.name,
+    SHIPPED.name,
+  ]);
 
   const table = await cli(["status", "--server", server.url]).done;
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^EVENT\s+STREAM\s+MESSAGES/m);
-  assert.match(table.stdout, /^pack-order\s+shop\.order-placed\s+3\s+0\s+0\s+0\s+0\s+0\s+no/m);
-  const watch = await cli(["status", "--watch", "--count", "2", "--interval", "100ms", "--server", server.url]).done;
+  assert.match(
+    table.stdout,
+    /^pack-order\s+shop\.order-placed\s+3\s+0\s+0\s+0\s+0\s+0\s+no/m,
+  );
+  const watch = await cli([
+    "status",
+    "--watch",
+    "--count",
+    "2",
+    "--interval",
+    "100ms",
+    "--server",
+    server.url,
+  ]).done;
   assert.equal(watch.code, 0, watch.stderr);
   assert.equal(watch.stdout.match(/^--- /gm)?.length, 2);
 
   const events = await cli(["events", "--json", "--server", server.url]).done;
   assert.equal(events.code, 0, events.stderr);
   assert.deepEqual(
-    JSON.parse(events.stdout).map((e: { event: string; messages: number }) => [e.event, e.messages]),
+    JSON.parse(events.stdout).map((
+      e: { event: string; messages: number },
+    ) => [e.event, e.messages]),
     [[PLACED.name, 3], [SHIPPED.name, 2]],
   );
-  const actors = await cli(["actors", PLACED.name, "--server", server.url]).done;
+  const actors = await cli(["actors", PLACED.name, "--server", server.url])
+    .done;
   assert.equal(actors.code, 0, actors.stderr);
-  assert.match(actors.stdout, /^bill-order\s+shop\.order-placed\s+0\s+0\s+16000 ms\s+3\s+1000/m);
+  assert.match(
+    actors.stdout,
+    /^bill-order\s+shop\.order-placed\s+0\s+0\s+16000 ms\s+3\s+1000/m,
+  );
 
-  const paused = await cli(["pause", "pack-order", "--server", server.url]).done;
+  const paused = await cli(["pause", "pack-order", "--server", server.url])
+    .done;
   assert.equal(paused.code, 0, paused.stderr);
-  assert.equal((await sys.sub.status()).actors.find((a) => a.name === "pack-order")!.paused, true);
-  const resumed = await cli(["resume", "pack-order", "--server", server.url]).done;
+  assert.equal(
+    (await sys.sub.status()).actors.find((a) => a.name === "pack-order")!
+      .paused,
+    true,
+  );
+  const resumed = await cli(["resume", "pack-order", "--server", server.url])
+    .done;
   assert.equal(resumed.code, 0, resumed.stderr);
-  assert.equal((await sys.sub.status()).actors.find((a) => a.name === "pack-order")!.paused, false);
+  assert.equal(
+    (await sys.sub.status()).actors.find((a) => a.name === "pack-order")!
+      .paused,
+    false,
+  );
 
-  const add = await cli(["schedules", "add", "nightly", "--event", PLACED.name, "--cron", "0 3 * * *", "--message", '{"n":0}', "--server", server.url]).done;
+  const add = await cli([
+    "schedules",
+    "add",
+    "nightly",
+    "--event",
+    PLACED.name,
+    "--cron",
+    "0 3 * * *",
+    "--message",
+    '{"n":0}',
+    "--server",
+    server.url,
+  ]).done;
   assert.equal(add.code, 0, add.stderr);
-  const listed = await cli(["schedules", "list", "--json", "--server", server.url]).done;
+  const listed = await cli([
+    "schedules",
+    "list",
+    "--json",
+    "--server",
+    server.url,
+  ]).done;
   assert.deepEqual(JSON.parse(listed.stdout), [
     { id: "nightly", event: PLACED.name, cron: "0 3 * * *", message: { n: 0 } },
   ]);
-  const removed = await cli(["schedules", "remove", "nightly", "--server", server.url]).done;
+  const removed = await cli([
+    "schedules",
+    "remove",
+    "nightly",
+    "--server",
+    server.url,
+  ]).done;
   assert.equal(removed.code, 0, removed.stderr);
 });
 
@@ -320,7 +459,14 @@ test(`monitor shows emitted events (${currentRuntime().name})`, async () => {
   await using sys = await scenario(server);
   let ready!: () => void;
   const started = new Promise<void>((r) => (ready = r));
-  const monitor = cli(["monitor", PLACED.name, "--count", "2", "--server", server.url], {
+  const monitor = cli([
+    "monitor",
+    PLACED.name,
+    "--count",
+    "2",
+    "--server",
+    server.url,
+  ], {
     onStderr: (text) => {
       if (text.includes("monitoring")) ready();
     },
@@ -364,30 +510,55 @@ test(`dead-letters replay reports progress (${currentRuntime().name})`, async ()
   await using sub = await new Actors(A).connect(server.url);
   await sub.register();
   await pub.emitMany(EV, Array.from({ length: 40 }, (_, n) => ({ n })));
-  await sub.listen({ burst: true, batch: 40, maxJobs: 40, logger: silentLogger });
+  await sub.listen({
+    burst: true,
+    batch: 40,
+    maxJobs: 40,
+    logger: silentLogger,
+  });
   assert.equal((await sub.status()).actors[0]!.deadLetters, 40);
-  const run = await cli(["dead-letters", "replay", EV.name, "--server", server.url]).done;
+  const run = await cli([
+    "dead-letters",
+    "replay",
+    EV.name,
+    "--server",
+    server.url,
+  ]).done;
   assert.equal(run.code, 0, run.stderr);
-  assert.equal(run.stdout.trim(), `replayed 40 dead letter(s) of event "${EV.name}"`);
+  assert.equal(
+    run.stdout.trim(),
+    `replayed 40 dead letter(s) of event "${EV.name}"`,
+  );
   const steps = run.stderr.trim().split("\n");
-  assert.deepEqual(steps, [4, 8, 12, 16, 20, 24, 28, 32, 36, 40].map((n) => `replaying: ${n}/40`));
+  assert.deepEqual(
+    steps,
+    [4, 8, 12, 16, 20, 24, 28, 32, 36, 40].map((n) => `replaying: ${n}/40`),
+  );
   const after = await sub.status();
   assert.equal(after.actors[0]!.deadLetters, 0);
   assert.equal(after.actors[0]!.pending, 40);
 });
 
 test(`asyncapi and diagram read a Services module (${currentRuntime().name})`, async () => {
-  const module = fileURLToPath(new URL("./fixtures/services_module.ts", import.meta.url));
+  const module = fileURLToPath(
+    new URL("./fixtures/services_module.ts", import.meta.url),
+  );
   const doc = await cli(["asyncapi", module, "--title", "shop"]).done;
   assert.equal(doc.code, 0, doc.stderr);
   const parsed = JSON.parse(doc.stdout);
   assert.equal(parsed.asyncapi, "3.0.0");
   assert.equal(parsed.info.title, "shop");
-  assert.equal(parsed.channels["shop.order-placed"].address, "shop.order-placed");
+  assert.equal(
+    parsed.channels["shop.order-placed"].address,
+    "shop.order-placed",
+  );
   const d2 = await cli(["diagram", module, "--format", "d2"]).done;
   assert.equal(d2.code, 0, d2.stderr);
   assert.match(d2.stdout, /bill-order/);
   const missing = await cli(["diagram", "./no/such/module.ts"]).done;
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^walnats diagram: cannot import \.\/no\/such\/module\.ts/);
+  assert.match(
+    missing.stderr,
+    /^walnats diagram: cannot import \.\/no\/such\/module\.ts/,
+  );
 });

@@ -62,7 +62,11 @@ test("status() numbers equal the server's consumer and stream info", async () =>
       assert.equal(a.exists, true);
       assert.equal(a.pending, info.num_pending, `${a.name} pending`);
       assert.equal(a.ackPending, info.num_ack_pending, `${a.name} ack pending`);
-      assert.equal(a.redelivered, info.num_redelivered, `${a.name} redelivered`);
+      assert.equal(
+        a.redelivered,
+        info.num_redelivered,
+        `${a.name} redelivered`,
+      );
       assert.equal(a.waiting, info.num_waiting, `${a.name} waiting`);
       assert.equal(a.paused, false);
       assert.equal(a.delayed, 0);
@@ -218,7 +222,10 @@ test("schedules are stored, listed, checked and removed", async () => {
         [{ id: "x", event: "e", every: 1, cron: "* * * * *" }, /exactly one/],
         [{ id: "x", event: "e", every: -5 }, /every must be a positive/],
         [{ id: "x", event: "e", cron: "61 * * * *" }, /does not parse/],
-        [{ id: "x", event: "e", every: 10, timeZone: "Mars/Base" }, /unknown time zone/],
+        [
+          { id: "x", event: "e", every: 10, timeZone: "Mars/Base" },
+          /unknown time zone/,
+        ],
         [{ id: "a b", event: "e", every: 10 }, /not a valid key/],
         [{ id: "x", event: "Bad Name", every: 10 }, /not a valid event name/],
       ] as const
@@ -330,7 +337,10 @@ test("Prometheus and OTel lag gauges follow status()", async () => {
     /^walnats_actor_ack_pending\{actor="notify-customer",event="shop.order-shipped"\} 1$/m,
   );
   assert.match(text, /^walnats_actor_config_matches\{.*\} 1$/m);
-  assert.match(text, /^walnats_event_messages\{event="shop.order-placed"\} 3$/m);
+  assert.match(
+    text,
+    /^walnats_event_messages\{event="shop.order-placed"\} 3$/m,
+  );
   assert.match(text, /^walnats_status_up 1$/m);
   assert.match(text, /^# TYPE walnats_actor_pending gauge$/m);
 
@@ -411,7 +421,10 @@ test("onEmit observers count emits by outcome and time them (Prometheus and OTel
   assert.equal(count("error"), 1);
   assert.match(
     text,
-    new RegExp(`^walnats_emit_duration_seconds_count\\{event="${EV.name}"\\} 5$`, "m"),
+    new RegExp(
+      `^walnats_emit_duration_seconds_count\\{event="${EV.name}"\\} 5$`,
+      "m",
+    ),
   );
   const { resourceMetrics } = await reader.collect();
   const emits = resourceMetrics.scopeMetrics[0]!.metrics.find((m) =>

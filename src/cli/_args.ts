@@ -13,7 +13,12 @@ export class CliError extends Error {
 }
 
 /** How a flag takes its value. */
-export type FlagKind = "boolean" | "string" | "strings" | "integer" | "integers";
+export type FlagKind =
+  | "boolean"
+  | "string"
+  | "strings"
+  | "integer"
+  | "integers";
 
 /** The flags a command accepts, by long name (without `--`). */
 export type FlagSpec = Readonly<Record<string, FlagKind>>;
@@ -200,7 +205,11 @@ export function duration(flag: string, text: string): number {
       `${flag} must be a duration such as 500ms, 30s, 5m, 2h or 1d (a bare number is milliseconds), got "${text}"`,
     );
   }
-  const ms = Math.round(Number(m[1]) * unit[(m[2] ?? "ms") as keyof typeof unit]);
-  if (!(ms > 0)) throw new UsageError(`${flag} must be positive, got "${text}"`);
+  const ms = Math.round(
+    Number(m[1]) * unit[(m[2] ?? "ms") as keyof typeof unit],
+  );
+  if (!(ms > 0)) {
+    throw new UsageError(`${flag} must be positive, got "${text}"`);
+  }
   return ms;
 }

@@ -1,9 +1,6 @@
 // Connecting the CLI: the shared flags, NATS_URL, a short timeout and no
 // reconnect, so a server that is down is reported within seconds.
-import {
-  type JetStreamManager,
-  jetstreamManager,
-} from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import {
   type ConnectionOptions,
   credsAuthenticator,
@@ -50,7 +47,9 @@ export async function connectionOptions(
       text = await readFile(creds, "utf8");
     } catch (error) {
       throw new CliError(
-        `cannot read the credentials file ${creds}: ${(error as Error).message}`,
+        `cannot read the credentials file ${creds}: ${
+          (error as Error).message
+        }`,
       );
     }
     options.authenticator = credsAuthenticator(new TextEncoder().encode(text));

@@ -81,7 +81,9 @@ async function select(
     const missing = sequences.filter((n) => !found.has(n));
     if (missing.length > 0) {
       throw new CliError(
-        `no dead letter ${missing.map((n) => `#${n}`).join(", ")} of event "${event}"${
+        `no dead letter ${
+          missing.map((n) => `#${n}`).join(", ")
+        } of event "${event}"${
           actor === undefined ? "" : ` and actor "${actor}"`
         } (see "walnats dead-letters list ${event}"); nothing was done`,
       );
@@ -120,7 +122,9 @@ ${CONNECTION_HELP}`,
   async run(p: Parsed, ctx: Context): Promise<number> {
     const [sub, eventArg, ...rest] = p.positionals;
     if (sub === undefined) {
-      throw new UsageError("missing the subcommand: list, show, replay or delete");
+      throw new UsageError(
+        "missing the subcommand: list, show, replay or delete",
+      );
     }
     if (!SUBCOMMANDS.includes(sub)) {
       throw new UsageError(
@@ -132,7 +136,9 @@ ${CONNECTION_HELP}`,
     const sequences = ints(p, "sequence");
     if (sub === "show") {
       if (rest.length !== 1 || !/^\d+$/.test(rest[0]!)) {
-        throw new UsageError("show needs one sequence number: show <event> <sequence>");
+        throw new UsageError(
+          "show needs one sequence number: show <event> <sequence>",
+        );
       }
     } else if (rest.length > 0) {
       throw new UsageError(`unexpected argument "${rest[0]}"`);
@@ -195,12 +201,16 @@ ${CONNECTION_HELP}`,
             return 0;
           }
           const body = payload(letter.data);
-          ctx.io.out(`dead letter #${letter.sequence} of event "${letter.event}"`);
+          ctx.io.out(
+            `dead letter #${letter.sequence} of event "${letter.event}"`,
+          );
           ctx.io.out(`  actor:     ${letter.actor}`);
           ctx.io.out(`  reason:    ${letter.reason}`);
           ctx.io.out(`  attempts:  ${letter.attempts}`);
           ctx.io.out(`  time:      ${plain(letter).time ?? "?"}`);
-          ctx.io.out(`  original:  #${letter.originalSequence} on ${letter.subject}`);
+          ctx.io.out(
+            `  original:  #${letter.originalSequence} on ${letter.subject}`,
+          );
           ctx.io.out(`  error:     ${letter.error}`);
           for (const [k, v] of Object.entries(letter.headers)) {
             ctx.io.out(`  header:    ${k}: ${v}`);

@@ -184,7 +184,17 @@ ${CONNECTION_HELP}`,
       }
       for (
         const line of table(
-          ["EVENT", "STREAM", "MESSAGES", "SIZE", "CONSUMERS", "DEAD", "RETENTION", "STORAGE", "MAX-AGE"],
+          [
+            "EVENT",
+            "STREAM",
+            "MESSAGES",
+            "SIZE",
+            "CONSUMERS",
+            "DEAD",
+            "RETENTION",
+            "STORAGE",
+            "MAX-AGE",
+          ],
           streams.map((i, n) => [
             rows[n]!.event,
             rows[n]!.stream,
@@ -252,7 +262,16 @@ ${CONNECTION_HELP}`,
       }
       for (
         const line of table(
-          ["ACTOR", "EVENT", "PENDING", "ACK-PENDING", "ACK-WAIT", "MAX-DELIVER", "MAX-ACK-PENDING", "DESCRIPTION"],
+          [
+            "ACTOR",
+            "EVENT",
+            "PENDING",
+            "ACK-PENDING",
+            "ACK-WAIT",
+            "MAX-DELIVER",
+            "MAX-ACK-PENDING",
+            "DESCRIPTION",
+          ],
           rows.map((r) => [
             r.actor,
             r.event,

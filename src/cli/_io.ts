@@ -29,9 +29,8 @@ export function table(
     rows.length > 0 && rows.every((r) => typeof r[i] === "number")
   );
   const line = (r: readonly string[]) =>
-    r.map((c, i) =>
-      numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)
-    ).join("  ").trimEnd();
+    r.map((c, i) => numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))
+      .join("  ").trimEnd();
   return [line(header), ...cells.map(line)];
 }
 
@@ -102,7 +101,9 @@ export class Progress {
 }
 
 /** Payload bytes as text when they are UTF-8, else base64. */
-export function payload(data: Uint8Array): { data?: string; dataBase64?: string } {
+export function payload(
+  data: Uint8Array,
+): { data?: string; dataBase64?: string } {
   try {
     return { data: new TextDecoder("utf-8", { fatal: true }).decode(data) };
   } catch {

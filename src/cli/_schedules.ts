@@ -129,10 +129,14 @@ ${CONNECTION_HELP}`,
         throw new CliError(`no schedule "${id}"${didYouMean(id!, ids)}`);
       }
       if (!bool(p, "force")) {
-        const known = (await eventStreams(s)).map((i) => i.config.subjects![0]!);
+        const known = (await eventStreams(s)).map((i) =>
+          i.config.subjects![0]!
+        );
         if (!known.includes(schedule!.event)) {
           throw new CliError(
-            `unknown event "${schedule!.event}": no walnats stream for it on the server${
+            `unknown event "${
+              schedule!.event
+            }": no walnats stream for it on the server${
               didYouMean(schedule!.event, known)
             } (use --force to store the schedule anyway)`,
           );

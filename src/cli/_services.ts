@@ -67,7 +67,8 @@ export const asyncapiCommand: Command = {
     version: "string",
     "server-url": "string",
   },
-  help: `usage: walnats asyncapi <module> [--export NAME] [--title T] [--version V]
+  help:
+    `usage: walnats asyncapi <module> [--export NAME] [--title T] [--version V]
                         [--server-url URL]
 
 Import <module> (a path or URL; TypeScript works on Deno, Bun, and Node

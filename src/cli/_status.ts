@@ -24,7 +24,17 @@ export function render(s: Status): string[] {
   }
   lines.push(
     ...table(
-      ["EVENT", "STREAM", "MESSAGES", "SIZE", "FIRST", "LAST", "DELAYED", "DEAD", "CONSUMERS"],
+      [
+        "EVENT",
+        "STREAM",
+        "MESSAGES",
+        "SIZE",
+        "FIRST",
+        "LAST",
+        "DELAYED",
+        "DEAD",
+        "CONSUMERS",
+      ],
       s.events.map((e) => [
         e.name,
         e.exists ? e.stream : `${e.stream} (missing)`,
@@ -45,7 +55,19 @@ export function render(s: Status): string[] {
   }
   lines.push(
     ...table(
-      ["ACTOR", "EVENT", "PENDING", "ACK-PENDING", "REDELIVERED", "WAITING", "DEAD", "DELAYED", "PAUSED", "LAST-ACTIVE", "CONFIG"],
+      [
+        "ACTOR",
+        "EVENT",
+        "PENDING",
+        "ACK-PENDING",
+        "REDELIVERED",
+        "WAITING",
+        "DEAD",
+        "DELAYED",
+        "PAUSED",
+        "LAST-ACTIVE",
+        "CONFIG",
+      ],
       s.actors.map((a) => [
         a.name,
         a.event,
@@ -72,7 +94,8 @@ export function render(s: Status): string[] {
 
 export const statusCommand: Command = {
   name: "status",
-  summary: "lag, unacked, redelivered, dead letters, delayed and paused, per actor",
+  summary:
+    "lag, unacked, redelivered, dead letters, delayed and paused, per actor",
   flags: {
     ...CONNECTION_FLAGS,
     json: "boolean",
@@ -80,7 +103,8 @@ export const statusCommand: Command = {
     interval: "string",
     count: "integer",
   },
-  help: `usage: walnats status [event...] [--json] [--watch [--interval 2s] [--count N]]
+  help:
+    `usage: walnats status [event...] [--json] [--watch [--interval 2s] [--count N]]
                       [connection options]
 
 Report every walnats event (stream) and actor (consumer) on the server, or

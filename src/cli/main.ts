@@ -62,9 +62,7 @@ export function usage(): string {
   return `usage: walnats <command> [arguments] [options]
 
 commands:
-${
-    COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")
-  }
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
   ${"help".padEnd(width)}  help on a command: walnats help <command>
 
 Every command that talks to NATS takes --server URL (default NATS_URL, else
@@ -164,9 +162,7 @@ export async function main(
       );
       return 2;
     }
-    const message = error instanceof CliError
-      ? error.message
-      : describe(error);
+    const message = error instanceof CliError ? error.message : describe(error);
     output.err(`walnats ${command.name}: ${message}`);
     return 1;
   }
@@ -213,8 +209,12 @@ export async function run(
     console.error(`walnats: ${describe(error)}`);
     code = 1;
   }
-  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
-  await new Promise<void>((resolve) => process.stderr.write("", () => resolve()));
+  await new Promise<void>((resolve) =>
+    process.stdout.write("", () => resolve())
+  );
+  await new Promise<void>((resolve) =>
+    process.stderr.write("", () => resolve())
+  );
   process.exit(code);
 }
 
@@ -225,7 +225,8 @@ function isMain(): boolean {
   const script = process.argv[1];
   if (script === undefined) return false;
   try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+    return realpathSync(script) ===
+      realpathSync(fileURLToPath(import.meta.url));
   } catch {
     return false;
   }

@@ -46,7 +46,11 @@ export interface HealthOptions {
 }
 
 /** The NATS connection's state. */
-export type ConnectionState = "connected" | "disconnected" | "draining" | "closed";
+export type ConnectionState =
+  | "connected"
+  | "disconnected"
+  | "draining"
+  | "closed";
 
 /** What {@linkcode health} reports; plain JSON. */
 export interface Health {
@@ -76,10 +80,17 @@ export interface Health {
   problems: string[];
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new Error(`${what} timed out after ${ms} ms`)),
+      ms,
+    );
   });
   promise.catch(() => {});
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -125,9 +136,7 @@ export async function health(
   } else {
     problems.push("NATS connection is closed");
   }
-  const server = state === "connected"
-    ? (nc.getServer?.() || null)
-    : null;
+  const server = state === "connected" ? (nc.getServer?.() || null) : null;
   const actors = (options.actors ?? []).map((a) => ({
     name: a.name,
     event: typeof a.event === "string" ? a.event : a.event.name,
@@ -185,7 +194,9 @@ export async function health(
           );
         } else if (jetstream) {
           problems.push(
-            `the stream of event "${e.name}" cannot be read: ${message(r.reason)}`,
+            `the stream of event "${e.name}" cannot be read: ${
+              message(r.reason)
+            }`,
           );
         }
       });
@@ -201,7 +212,9 @@ export async function health(
           );
         } else if (jetstream) {
           problems.push(
-            `the consumer of actor "${a.name}" cannot be read: ${message(r.reason)}`,
+            `the consumer of actor "${a.name}" cannot be read: ${
+              message(r.reason)
+            }`,
           );
         }
       });
@@ -301,13 +314,16 @@ export function healthHandler(
       return json(404, { status: "not found", paths: [livePath, readyPath] });
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return json(405, { status: "method not allowed" }, { allow: "GET, HEAD" });
+      return json(405, { status: "method not allowed" }, {
+        allow: "GET, HEAD",
+      });
     }
     if (path === livePath) {
       const dead = list.filter((s) => s.nc.isClosed());
-      return dead.length === 0
-        ? json(200, { status: "ok" })
-        : json(503, { status: "fail", problems: ["NATS connection is closed"] });
+      return dead.length === 0 ? json(200, { status: "ok" }) : json(503, {
+        status: "fail",
+        problems: ["NATS connection is closed"],
+      });
     }
     let reports: Health[];
     try {

@@ -38,7 +38,7 @@ export type {
   HealthOptions,
   HealthSource,
 } from "./health.ts";
-export { listPaused, PAUSED_BUCKET, pauseActor, resumeActor } from "./pause.ts";
+export { listPaused, pauseActor, PAUSED_BUCKET, resumeActor } from "./pause.ts";
 export type { PausedActor, PauseRecord } from "./pause.ts";
 export {
   checkSchedule,

@@ -18,7 +18,9 @@ import type { EmitObserver, EmitRecord } from "./emit_observer.ts";
 import type { Status } from "./status.ts";
 
 /** Where a collector gets its status: a subscriber, a publisher, or a function. */
-export type StatusSource = { status(): Promise<Status> } | (() => Promise<Status>);
+export type StatusSource =
+  | { status(): Promise<Status> }
+  | (() => Promise<Status>);
 
 /** Options for {@linkcode PrometheusStatusCollector}. */
 export interface PrometheusStatusOptions {
@@ -35,12 +37,32 @@ export interface PrometheusStatusOptions {
 }
 
 const ACTOR_GAUGES = [
-  ["pending", "actor_pending", "Messages not delivered to the actor yet (consumer lag)."],
-  ["ackPending", "actor_ack_pending", "Messages delivered to the actor and not acknowledged yet."],
-  ["redelivered", "actor_redelivered", "Unacknowledged messages delivered to the actor more than once."],
-  ["waiting", "actor_waiting_pulls", "Pull requests of the actor waiting for messages."],
+  [
+    "pending",
+    "actor_pending",
+    "Messages not delivered to the actor yet (consumer lag).",
+  ],
+  [
+    "ackPending",
+    "actor_ack_pending",
+    "Messages delivered to the actor and not acknowledged yet.",
+  ],
+  [
+    "redelivered",
+    "actor_redelivered",
+    "Unacknowledged messages delivered to the actor more than once.",
+  ],
+  [
+    "waiting",
+    "actor_waiting_pulls",
+    "Pull requests of the actor waiting for messages.",
+  ],
   ["deadLetters", "actor_dead_letters", "Dead letters of the actor."],
-  ["delayed", "actor_delayed", "Messages of the actor's event waiting in its delay stream."],
+  [
+    "delayed",
+    "actor_delayed",
+    "Messages of the actor's event waiting in its delay stream.",
+  ],
 ] as const;
 
 const EVENT_GAUGES = [

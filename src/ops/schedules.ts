@@ -66,7 +66,9 @@ export async function checkSchedule(schedule: Schedule): Promise<Schedule> {
     checkName("event", schedule.event);
   } catch (error) {
     throw new TypeError(
-      `${what}: event ${JSON.stringify(schedule.event)} is not a valid event name (${
+      `${what}: event ${
+        JSON.stringify(schedule.event)
+      } is not a valid event name (${
         (error as Error).message.replace(/^Cannot create event[^:]*: /, "")
       })`,
     );

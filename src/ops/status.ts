@@ -284,7 +284,9 @@ function addEvent(map: Map<string, EventTarget>, e: AnyEvent | string): void {
     );
   }
   const known = map.get(name);
-  if (known !== undefined && (known.code !== undefined || typeof e === "string")) {
+  if (
+    known !== undefined && (known.code !== undefined || typeof e === "string")
+  ) {
     return;
   }
   map.set(name, {
@@ -318,11 +320,13 @@ async function discovered(
     code: undefined,
   }));
   const [dlq, consumers] = await Promise.all([
-    Promise.all(targets.map((e) =>
-      names.has(deadLetterStream(e.stream))
-        ? deadLetterCounts(jsm, e.stream)
-        : {}
-    )),
+    Promise.all(
+      targets.map((e) =>
+        names.has(deadLetterStream(e.stream))
+          ? deadLetterCounts(jsm, e.stream)
+          : {}
+      ),
+    ),
     Promise.all(targets.map((e) => consumerList(jsm, e.stream))),
   ]);
   const byStream = new Map<string, Parts>();
@@ -338,7 +342,12 @@ async function discovered(
   const infos: ConsumerInfo[] = [];
   targets.forEach((e, i) => {
     for (const info of consumers[i]!) {
-      actors.push({ name: info.name, event: e.name, stream: e.stream, code: undefined });
+      actors.push({
+        name: info.name,
+        event: e.name,
+        stream: e.stream,
+        code: undefined,
+      });
       infos.push(info);
     }
   });
@@ -438,7 +447,10 @@ const STREAM_FIELDS = [
   "duplicate_window",
 ] as const;
 
-function normal(field: string, value: unknown): string | number | boolean | null {
+function normal(
+  field: string,
+  value: unknown,
+): string | number | boolean | null {
   // The server leaves an empty description out.
   if (field === "description") return typeof value === "string" ? value : "";
   if (Array.isArray(value)) return value.join(",");
@@ -457,7 +469,9 @@ function compare(
     if (!(field in expected)) continue;
     const want = normal(field, expected[field]);
     const have = normal(field, actual[field]);
-    if (want !== have) differences.push({ field, expected: want, actual: have });
+    if (want !== have) {
+      differences.push({ field, expected: want, actual: have });
+    }
   }
   return { matches: differences.length === 0, differences };
 }
@@ -465,10 +479,14 @@ function compare(
 function lastActive(info: ConsumerInfo | undefined): string | null {
   if (info === undefined) return null;
   let best: number | undefined;
-  for (const raw of [info.delivered?.last_active, info.ack_floor?.last_active]) {
+  for (
+    const raw of [info.delivered?.last_active, info.ack_floor?.last_active]
+  ) {
     if (typeof raw !== "string") continue;
     const t = Date.parse(raw);
-    if (Number.isFinite(t) && t > 0 && (best === undefined || t > best)) best = t;
+    if (Number.isFinite(t) && t > 0 && (best === undefined || t > best)) {
+      best = t;
+    }
   }
   return best === undefined ? null : new Date(best).toISOString();
 }

@@ -34,12 +34,32 @@ export interface OtelStatusMetrics {
 }
 
 const GAUGES = [
-  ["pending", "walnats.actor.pending", "Messages not delivered to the actor yet (consumer lag)"],
-  ["ackPending", "walnats.actor.ack_pending", "Messages delivered to the actor and not acknowledged yet"],
-  ["redelivered", "walnats.actor.redelivered", "Unacknowledged messages delivered to the actor more than once"],
-  ["waiting", "walnats.actor.waiting_pulls", "Pull requests of the actor waiting for messages"],
+  [
+    "pending",
+    "walnats.actor.pending",
+    "Messages not delivered to the actor yet (consumer lag)",
+  ],
+  [
+    "ackPending",
+    "walnats.actor.ack_pending",
+    "Messages delivered to the actor and not acknowledged yet",
+  ],
+  [
+    "redelivered",
+    "walnats.actor.redelivered",
+    "Unacknowledged messages delivered to the actor more than once",
+  ],
+  [
+    "waiting",
+    "walnats.actor.waiting_pulls",
+    "Pull requests of the actor waiting for messages",
+  ],
   ["deadLetters", "walnats.actor.dead_letters", "Dead letters of the actor"],
-  ["delayed", "walnats.actor.delayed", "Messages of the actor's event waiting in its delay stream"],
+  [
+    "delayed",
+    "walnats.actor.delayed",
+    "Messages of the actor's event waiting in its delay stream",
+  ],
 ] as const;
 
 /**
