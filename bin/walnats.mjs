@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // The `walnats` command of the npm package. The CLI is TypeScript
 // (src/cli/main.ts): Deno and Bun run it as it is; Node needs tsx (or a
 // Node with type stripping, 22.18 / 23.6 and later).

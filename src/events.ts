@@ -162,7 +162,10 @@ export class Events {
       options.closeConnection,
       options.jetstream,
     );
-    return Publisher[OPEN](opened, this.events, options.headerHooks ?? [],
+    return Publisher[OPEN](
+      opened,
+      this.events,
+      options.headerHooks ?? [],
       options.onEmit ?? [],
     );
   }

@@ -330,6 +330,7 @@ test(`the CLI runs as a program on ${currentRuntime().name}: help, exit codes, a
     );
     // 2 s connect timeout plus the runtime's start; generous for a busy machine.
     assert.ok(silent.ms < 15_000, `took ${silent.ms} ms`);
+    // deno-lint-ignore no-console -- the measured figures, for the report
     console.log(
       `[cli] refused: ${Math.round(refused.ms)} ms, silent server: ${
         Math.round(silent.ms)

@@ -394,7 +394,9 @@ test("onEmit observers count emits by outcome and time them (Prometheus and OTel
     ],
   });
   await pub.register();
+  // deno-lint-ignore no-console -- silence the broken observer's report
   const originalError = console.error;
+  // deno-lint-ignore no-console -- as above
   console.error = () => {};
   try {
     await pub.emit(EV, { n: 1 }, { uid: "one" });
@@ -405,6 +407,7 @@ test("onEmit observers count emits by outcome and time them (Prometheus and OTel
     await jsm.streams.delete(EV.stream);
     await assert.rejects(pub.emit(EV, { n: 5 }));
   } finally {
+    // deno-lint-ignore no-console -- restore it
     console.error = originalError;
   }
   assert.equal(calls, 6, "a throwing observer does not fail the emit");

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 /**
  * The `walnats` command line: see and operate a walnats system without the
  * services' code — status and lag, a live feed, dead letters, schedules,

@@ -43,6 +43,9 @@ export function notifyEmit(
     try {
       observe(record);
     } catch (error) {
+      // The publisher has no logger; an observer bug must be seen without
+      // failing the emit.
+      // deno-lint-ignore no-console -- the only place left to report it
       console.error("walnats: an onEmit observer threw", error);
     }
   }
