@@ -303,6 +303,14 @@ export async function listDeadLetters(
   return out;
 }
 
+/** Options for {@linkcode replayDeadLetters}. */
+export interface ReplayDeadLettersOptions {
+  /** Called after each dead letter is replayed, with the count so far. */
+  onReplayed?: (count: number, letter: DeadLetter) => void;
+  /** Stop before the next dead letter (those replayed stay replayed). */
+  signal?: AbortSignal;
+}
+
 /**
  * Publish dead letters again to the subject they came from (every actor of
  * the event receives them), each acknowledged by JetStream before it is
@@ -311,15 +319,18 @@ export async function listDeadLetters(
  * @param js A JetStream client.
  * @param jsm A JetStream manager.
  * @param letters Dead letters from {@linkcode listDeadLetters}.
+ * @param options Progress callback and a signal to stop early.
  * @returns How many were replayed.
  */
 export async function replayDeadLetters(
   js: JetStreamClient,
   jsm: JetStreamManager,
   letters: Iterable<DeadLetter>,
+  options: ReplayDeadLettersOptions = {},
 ): Promise<number> {
   let count = 0;
   for (const letter of letters) {
+    if (options.signal?.aborted) break;
     const h = natsHeaders();
     for (const [key, value] of Object.entries(letter.headers)) {
       // A re-emit must not be de-duplicated against the original.
@@ -333,6 +344,7 @@ export async function replayDeadLetters(
       false,
     );
     count++;
+    options.onReplayed?.(count, letter);
   }
   return count;
 }

@@ -120,6 +120,25 @@ const EXAMPLES: Row[] = [
       assert.match(out, /\[observability\] done\n?$/);
     },
   },
+  {
+    example: "05_operations.ts",
+    check(out) {
+      const lines = out.split("\n");
+      for (
+        const line of [
+          "example-ops-charge: pending=0 ackPending=0 deadLetters=1 config=ok",
+          "example-ops-ship: pending=5 ackPending=0 deadLetters=0 config=ok",
+          "GET /healthz -> 200",
+          "GET /readyz -> 503",
+          'walnats_actor_pending{actor="example-ops-ship",event="example-ops-order"} 5',
+          "walnats dead-letters list exited 0",
+        ]
+      ) {
+        assert.ok(lines.includes(line), `missing "${line}" in:\n${out}`);
+      }
+      assert.match(out, /^#1 .* actor=example-ops-charge reason=exhausted/m);
+    },
+  },
 ];
 
 for (const row of EXAMPLES) {

@@ -46,6 +46,9 @@ import type {
 } from "./options.ts";
 import { upsertStream } from "./_streams.ts";
 import { buildHeaders, type Extra, headerSize } from "./_wire.ts";
+import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
+import { type Health, health } from "../ops/health.ts";
+import { type Status, status } from "../ops/status.ts";
 
 export type {
   EmitFailure,
@@ -89,6 +92,7 @@ export class Publisher implements AsyncDisposable {
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
   readonly #hooks: readonly HeaderHook[];
+  readonly #observers: readonly EmitObserver[];
   readonly #feeds = new Set<MonitorFeed>();
   #closed = false;
 
@@ -96,7 +100,9 @@ export class Publisher implements AsyncDisposable {
     opened: Opened,
     events: readonly AnyEvent[],
     hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[],
   ) {
+    this.#observers = observers;
     this.nc = opened.nc;
     this.js = opened.js;
     this.#jsm = opened.jsm;
@@ -114,8 +120,9 @@ export class Publisher implements AsyncDisposable {
     opened: Opened,
     events: readonly AnyEvent[],
     hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[] = [],
   ): Publisher {
-    return new Publisher(opened, events, hooks);
+    return new Publisher(opened, events, hooks, observers);
   }
 
   /** The registered events. */
@@ -228,12 +235,40 @@ export class Publisher implements AsyncDisposable {
     data: Uint8Array,
     headers: MsgHdrs | undefined,
   ): Promise<EmitResult> {
-    const ack = await this.js.publish(
-      event.subject,
-      data,
-      headers ? { headers } : undefined,
-    );
-    return toResult(ack);
+    if (this.#observers.length === 0) {
+      const ack = await this.js.publish(
+        event.subject,
+        data,
+        headers ? { headers } : undefined,
+      );
+      return toResult(ack);
+    }
+    const start = performance.now();
+    try {
+      const result = toResult(
+        await this.js.publish(
+          event.subject,
+          data,
+          headers ? { headers } : undefined,
+        ),
+      );
+      notifyEmit(this.#observers, {
+        event,
+        duration: performance.now() - start,
+        outcome: result.duplicate ? "duplicate" : "ok",
+        sync: true,
+      });
+      return result;
+    } catch (error) {
+      notifyEmit(this.#observers, {
+        event,
+        duration: performance.now() - start,
+        outcome: "error",
+        sync: true,
+        error: asError(error),
+      });
+      throw error;
+    }
   }
 
   /**
@@ -315,6 +350,14 @@ export class Publisher implements AsyncDisposable {
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
+      if (this.#observers.length > 0) {
+        notifyEmit(this.#observers, {
+          event: ev,
+          duration: 0,
+          outcome: "ok",
+          sync: false,
+        });
+      }
       return undefined;
     }
     return await this.#publish(ev, data, headers);
@@ -517,6 +560,37 @@ export class Publisher implements AsyncDisposable {
     );
     if (!feed.ended) this.#feeds.add(feed);
     return feed;
+  }
+
+  /**
+   * The state of the registered events' streams on the server, and of every
+   * consumer on them (the publisher does not know the actors' code, so
+   * their configuration is not checked). See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every registered
+   * event's stream. Serve it with `healthHandler(pub)`.
+   *
+   * @param options Milliseconds each check may take.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(options: { timeout?: number } = {}): Promise<Health> {
+    return await health(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
   }
 
   /** Whether {@linkcode close} was called. */
