@@ -43,6 +43,19 @@ export const MAX_TIMEOUT_MS = 2_147_483_647;
  */
 export const DEAD_LETTER_HEADROOM = 4096;
 
+/**
+ * The headroom `emit` keeps under a server's `max_payload`:
+ * {@linkcode DEAD_LETTER_HEADROOM}, or an eighth of `max_payload` on servers
+ * configured below 32 KiB (where a message that still does not fit is
+ * dead-lettered without its payload, see `docs/security.md`).
+ *
+ * @param maxPayload The server's max_payload in bytes.
+ * @returns Bytes to keep free.
+ */
+export function deadLetterHeadroom(maxPayload: number): number {
+  return Math.min(DEAD_LETTER_HEADROOM, Math.floor(maxPayload / 8));
+}
+
 /** Most bytes of `Name: message` kept in a dead letter's error header. */
 export const DLQ_ERROR_BYTES = 512;
 

@@ -29,7 +29,7 @@ import type { AnyEvent, Event } from "../event.ts";
 import { inboxPrefix } from "../transports/_connection_options.ts";
 import { asError, deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
-import { DEAD_LETTER_HEADROOM } from "../_bounds.ts";
+import { deadLetterHeadroom } from "../_bounds.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -231,13 +231,16 @@ export class Publisher implements AsyncDisposable {
       );
     }
     const maxPayload = this.nc.info?.max_payload;
-    if (maxPayload !== undefined && size > maxPayload - DEAD_LETTER_HEADROOM) {
+    const headroom = maxPayload === undefined
+      ? 0
+      : deadLetterHeadroom(maxPayload);
+    if (maxPayload !== undefined && size > maxPayload - headroom) {
       throw new PayloadTooLargeError(
         event.name,
         size,
-        maxPayload - DEAD_LETTER_HEADROOM,
+        maxPayload - headroom,
         "dead-letter-safe (headers count too)",
-        `the server's max_payload is ${maxPayload} bytes and ${DEAD_LETTER_HEADROOM} are kept free so the message can always be dead-lettered with the story of its failure`,
+        `the server's max_payload is ${maxPayload} bytes and ${headroom} are kept free so the message can always be dead-lettered with the story of its failure`,
       );
     }
     return { data, headers };
