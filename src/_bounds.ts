@@ -1,7 +1,7 @@
 // The bounds walnats keeps on every duration and size it sends to, or reads
 // from, the server: a value outside them is refused where a caller can fix
 // it (a RangeError) and clamped or dead-lettered where it came off the wire.
-import { checkNonNegative, checkPositiveInteger } from "./_names.ts";
+import { checkPositiveInteger } from "./_names.ts";
 
 const DAY = 86_400_000;
 
@@ -81,8 +81,15 @@ export function checkDelay(
   value: unknown,
   max: number = MAX_DELAY_MS,
 ): void {
-  checkNonNegative(what, field, value, " (milliseconds)");
-  if (value !== undefined && (value as number) > max) {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `${what}: ${field} must be a non-negative number of milliseconds, got ${
+        String(value)
+      }`,
+    );
+  }
+  if (value > max) {
     throw new RangeError(
       `${what}: ${field} must be at most ${max} milliseconds (${
         describe(max)
