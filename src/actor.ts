@@ -12,11 +12,7 @@ import type { Context } from "./context.ts";
 import type { Event } from "./event.ts";
 import { msToNanos } from "./limits.ts";
 import type { Middleware } from "./middlewares/middleware.ts";
-import {
-  checkDescription,
-  checkName,
-  checkPositiveInteger,
-} from "./_names.ts";
+import { checkDescription, checkName, checkPositiveInteger } from "./_names.ts";
 import { checkDelay, checkTimeout } from "./_bounds.ts";
 
 /** Which waiting actor gets a freed job slot first. */

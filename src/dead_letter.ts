@@ -339,7 +339,8 @@ async function parkedOriginal(
   jsm: JetStreamManager,
   letter: DeadLetter,
 ): Promise<{ data: Uint8Array; headers: Record<string, string> }> {
-  const gone = `Cannot replay dead letter ${letter.sequence}: its payload was too large to copy and the original (stream "${letter.stream}", sequence ${letter.originalSequence}) is gone`;
+  const gone =
+    `Cannot replay dead letter ${letter.sequence}: its payload was too large to copy and the original (stream "${letter.stream}", sequence ${letter.originalSequence}) is gone`;
   let stored;
   try {
     stored = await jsm.streams.getMessage(letter.stream, {

@@ -39,9 +39,9 @@ import {
 import { judgeDelay } from "../src/listen/_delay.ts";
 import {
   MAX_REPLY_LENGTH,
+  refuseReply,
   REPLY_WARNING_PERIOD,
   ReplyGuard,
-  refuseReply,
 } from "../src/listen/_reply.ts";
 import { JobMessage, parseAckSubject } from "../src/listen/_jsmsg.ts";
 import { deadLetterCopy } from "../src/_dead_letter_copy.ts";
@@ -91,7 +91,10 @@ test("a reply goes only to a valid subject under the inbox prefix", () => {
       `${JSON.stringify(subject)} must be refused`,
     );
   }
-  assert.equal(refuseReply("_INBOX.6iOHL1oRZ5VxBomWkK3y2x", "_INBOX"), undefined);
+  assert.equal(
+    refuseReply("_INBOX.6iOHL1oRZ5VxBomWkK3y2x", "_INBOX"),
+    undefined,
+  );
   assert.equal(refuseReply("_INBOX.abc.def", "_INBOX"), undefined);
   assert.equal(refuseReply("svc.inbox.abc", "svc.inbox"), undefined);
   assert.match(
@@ -103,8 +106,9 @@ test("a reply goes only to a valid subject under the inbox prefix", () => {
 test("refused replies are warned about at most once per period, with a count", () => {
   const timers = new FakeTimers(1_000_000);
   const logger = new MemoryLogger();
-  const nc = { options: { inboxPrefix: "svc.inbox" } } as unknown as
-    NatsConnection;
+  const nc = {
+    options: { inboxPrefix: "svc.inbox" },
+  } as unknown as NatsConnection;
   const guard = new ReplyGuard(nc, logger, timers);
   assert.equal(guard.check("svc.inbox.x1", "a", 1), "svc.inbox.x1");
   for (let i = 0; i < 1000; i++) {
@@ -127,7 +131,9 @@ test("refused replies are warned about at most once per period, with a count", (
 
 test("a forged Walnats-Reply is not answered: the JetStream API is not called, the job still runs", async () => {
   await using server = await NatsServer.start();
-  const ASK = new Event("ask", Num).withResponse(v.object({ twice: v.number() }));
+  const ASK = new Event("ask", Num).withResponse(
+    v.object({ twice: v.number() }),
+  );
   const VICTIM = new Event("victim", Num);
   const seen: number[] = [];
   const ANSWER = new Actor("answer", ASK, ({ n }) => {
@@ -146,7 +152,9 @@ test("a forged Walnats-Reply is not answered: the JetStream API is not called, t
     const js = jetstream(nc);
     const inbox = "_INBOX.hostile-test-reply";
     const replies: Msg[] = [];
-    const sub = nc.subscribe(inbox, { callback: (_e, m) => void replies.push(m) });
+    const sub = nc.subscribe(inbox, {
+      callback: (_e, m) => void replies.push(m),
+    });
     // A JetStream API listener: nothing may be requested by the actor.
     const api: string[] = [];
     const apiSub = nc.subscribe("$JS.API.STREAM.>", {
@@ -320,7 +328,8 @@ test("delays and timeouts beyond the documented maximum are a RangeError at cons
     new Actor("a", event, () => {}, options);
   assert.throws(make({ retryDelay: [500, 1000 * 365 * DAY] }), {
     name: "RangeError",
-    message: /retryDelay\[1\] must be at most 31536000000 milliseconds \(365 days\)/,
+    message:
+      /retryDelay\[1\] must be at most 31536000000 milliseconds \(365 days\)/,
   });
   assert.throws(make({ retryDelay: [Infinity] }), RangeError);
   assert.throws(make({ retryDelay: [MAX_DELAY_MS + 1] }), RangeError);
@@ -376,7 +385,10 @@ test("delays and timeouts beyond the documented maximum are a RangeError at cons
 test("a nak of a thousand years is clamped on a real server: no redelivery loop", async () => {
   await using server = await NatsServer.start();
   const EV = new Event("clamped", Num);
-  await using app = await connectActors(server, new Actor("clamp", EV, () => {}));
+  await using app = await connectActors(
+    server,
+    new Actor("clamp", EV, () => {}),
+  );
   await app.pub.emit(EV, { n: 1 });
   const nc = app.pub.nc;
   const data: Msg[] = [];
@@ -437,7 +449,10 @@ test("a Walnats-Delay of year 3000 is dead-lettered once, without a redelivery l
     const letters = await app.sub.deadLetters(A);
     assert.equal(letters.length, 1);
     assert.equal(letters[0]!.reason, "poison");
-    assert.match(letters[0]!.error, /RangeError: Walnats-Delay "32503680000" is \d+ days ahead/);
+    assert.match(
+      letters[0]!.error,
+      /RangeError: Walnats-Delay "32503680000" is \d+ days ahead/,
+    );
     assert.equal(letters[0]!.headers["Walnats-Delay"], YEAR_3000);
     assert.deepEqual(ran.sort(), [1, 3]);
     assert.equal(info.delivered.consumer_seq, 3, "each delivered once");
@@ -572,7 +587,10 @@ test("a foreign message too large to copy is dead-lettered without its payload, 
     // Published by a raw client, bypassing emit's headroom.
     const frame = bytes(JSON.stringify({ blob: "" }));
     const h = natsHeaders();
-    h.set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    h.set(
+      "traceparent",
+      "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    );
     const size = maxPayload - headerSize(h) - 16;
     await js.publish("oversized", json({ blob: "y".repeat(size - frame) }), {
       headers: h,
@@ -668,7 +686,9 @@ test("bad input among good messages: the listener keeps running, poison is dead-
     await bad("empty", new Uint8Array(0));
     await bad("binary", new Uint8Array([0xff, 0xfe, 0x00, 0x01]));
     await send(json({ n: 2 }));
-    for (const delay of ["abc", "NaN", "Infinity", "1e400", "9".repeat(20_000)]) {
+    for (
+      const delay of ["abc", "NaN", "Infinity", "1e400", "9".repeat(20_000)]
+    ) {
       await bad(`delay ${delay.slice(0, 10)}`, json({ n: -1 }), {
         "Walnats-Delay": delay,
       });

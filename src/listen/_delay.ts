@@ -55,7 +55,9 @@ export function judgeDelay(
     return poison(
       `Walnats-Delay "${shown}" is ${
         Math.round(left / 86_400_000)
-      } days ahead, more than the ${MAX_HEADER_DELAY_MS / 86_400_000} days a delay may wait`,
+      } days ahead, more than the ${
+        MAX_HEADER_DELAY_MS / 86_400_000
+      } days a delay may wait`,
     );
   }
   if (maxAge !== undefined && until > stored + maxAge) {

@@ -34,7 +34,9 @@ export function refuseReply(
   }
   const bad = BAD_CHARACTER.exec(subject);
   if (bad !== null) {
-    return `it contains ${JSON.stringify(bad[0])} (wildcards, spaces and control characters are not allowed)`;
+    return `it contains ${
+      JSON.stringify(bad[0])
+    } (wildcards, spaces and control characters are not allowed)`;
   }
   if (!subject.startsWith(`${prefix}.`)) {
     return `it is not under the connection's inbox prefix "${prefix}."`;
@@ -87,9 +89,7 @@ export class ReplyGuard {
       return undefined;
     }
     this.#lastWarning = now;
-    const shown = subject.length > 128
-      ? `${subject.slice(0, 128)}…`
-      : subject;
+    const shown = subject.length > 128 ? `${subject.slice(0, 128)}…` : subject;
     this.#logger.warn(
       "reply refused: Walnats-Reply is not an inbox of this connection; the job ran, no reply was sent",
       {
@@ -97,7 +97,9 @@ export class ReplyGuard {
         sequence,
         subject: shown,
         reason,
-        ...(this.#quiet > 0 ? { alsoRefusedSinceLastWarning: this.#quiet } : {}),
+        ...(this.#quiet > 0
+          ? { alsoRefusedSinceLastWarning: this.#quiet }
+          : {}),
       },
     );
     this.#quiet = 0;
