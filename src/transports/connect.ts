@@ -9,6 +9,9 @@
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 
+/** Where to connect: URL(s), nats-core options, or a live connection. */
+export type Server = string | string[] | ConnectionOptions | NatsConnection;
+
 /** What a transport adapter provides. */
 export interface Transport {
   /** Open a connection with resolved defaults. */
