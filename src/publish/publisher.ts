@@ -28,6 +28,7 @@ import { inboxPrefix } from "../transports/_connection_options.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
 import { asError, deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
+import { deadLetterHeadroom } from "../_bounds.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -203,6 +204,15 @@ export class Publisher implements AsyncDisposable {
       );
     }
     let headers = buildHeaders(event.name, options, extra);
+    const maxAge = event.limits.maxAge;
+    if (
+      options.delay !== undefined && maxAge !== undefined &&
+      options.delay >= maxAge
+    ) {
+      throw new RangeError(
+        `Cannot emit event "${event.name}": delay (${options.delay} ms) must be shorter than the stream's maxAge (${maxAge} ms), or the message expires before it is due`,
+      );
+    }
     if (this.#hooks.length > 0) {
       headers ??= natsHeaders();
       for (const hook of this.#hooks) hook(event, headers);
@@ -219,12 +229,16 @@ export class Publisher implements AsyncDisposable {
       );
     }
     const maxPayload = this.nc.info?.max_payload;
-    if (maxPayload !== undefined && size > maxPayload) {
+    const headroom = maxPayload === undefined
+      ? 0
+      : deadLetterHeadroom(maxPayload);
+    if (maxPayload !== undefined && size > maxPayload - headroom) {
       throw new PayloadTooLargeError(
         event.name,
         size,
-        maxPayload,
-        "server's max_payload (headers count too)",
+        maxPayload - headroom,
+        "dead-letter-safe (headers count too)",
+        `the server's max_payload is ${maxPayload} bytes and ${headroom} are kept free so the message can always be dead-lettered with the story of its failure`,
       );
     }
     return { data, headers };
@@ -284,11 +298,12 @@ export class Publisher implements AsyncDisposable {
    * @returns The stream's acknowledgement, or `undefined` with `sync: false`.
    * @throws {ValidationError} The payload does not match the schema.
    * @throws {PayloadTooLargeError} The encoded message (payload and
-   *   headers) is over the event's `maxMessageSize` or the server's
-   *   `max_payload`.
+   *   headers) is over the event's `maxMessageSize`, or over the server's
+   *   `max_payload` less 4096 bytes kept so it can always be dead-lettered.
    * @throws {TypeError} The event is not registered, the publisher is
    *   closed, or `uid` or a `meta` header is malformed.
-   * @throws {RangeError} `delay` is negative or not finite.
+   * @throws {RangeError} `delay` is negative, not finite, over 365 days, or
+   *   not shorter than the event's `maxAge`.
    *
    * @example Emit with options
    * ```ts ignore
