@@ -80,6 +80,7 @@ export {
 } from "./src/dead_letter.ts";
 export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
 export {
+  ConnectError,
   ConsumerConfigError,
   ConsumerGoneError,
   DecodeError,
@@ -92,7 +93,7 @@ export {
   StreamExistsError,
   ValidationError,
 } from "./src/errors.ts";
-export type { Issue } from "./src/errors.ts";
+export type { ConnectErrorReason, Issue } from "./src/errors.ts";
 export { Event } from "./src/event.ts";
 export type { AnyEvent, EventOptions } from "./src/event.ts";
 export { Events } from "./src/events.ts";

@@ -318,3 +318,50 @@ export class ConsumerGoneError extends Error {
     this.actor = actor;
   }
 }
+
+/** Why a connection could not be made, as {@linkcode ConnectError} says. */
+export type ConnectErrorReason =
+  | "auth"
+  | "tls"
+  | "refused"
+  | "timeout"
+  | "closed"
+  | "other";
+
+/**
+ * The first connection to NATS failed: the server refused the credentials
+ * (`"auth"`), TLS failed or a client certificate was refused (`"tls"`),
+ * nothing listens there (`"refused"`), no NATS handshake came in time
+ * (`"timeout"`), or the server closed the socket (`"closed"`). Later
+ * disconnects are retried and never raise this.
+ */
+export class ConnectError extends Error {
+  /**
+   * Always `"ConnectError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
+  override name = "ConnectError";
+  /** The server URL that failed (the last one tried). */
+  readonly url: string;
+  /** What went wrong, as a keyword. */
+  readonly reason: ConnectErrorReason;
+
+  /**
+   * Build the error; the message names the URL and says what went wrong.
+   *
+   * @param url Server URL.
+   * @param reason What went wrong.
+   * @param detail A sentence about it.
+   * @param options Standard error options (`cause`: nats-core's error).
+   */
+  constructor(
+    url: string,
+    reason: ConnectErrorReason,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`Cannot connect to ${url}: ${detail}`, options);
+    this.url = url;
+    this.reason = reason;
+  }
+}
