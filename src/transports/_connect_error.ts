@@ -114,7 +114,7 @@ export async function connectFast(
     throw toConnectError(error, failures, nc.options);
   }
   (nc as unknown as { protocol: unknown }).protocol = h;
-  return nc;
+  return nc as unknown as NatsConnection;
 }
 
 const TLS_CODE =
