@@ -84,6 +84,7 @@ export {
   ConsumerConfigError,
   ConsumerGoneError,
   DecodeError,
+  EmitError,
   JetStreamRequestError,
   JobTimeoutError,
   PayloadTooLargeError,
@@ -93,7 +94,11 @@ export {
   StreamExistsError,
   ValidationError,
 } from "./src/errors.ts";
-export type { ConnectErrorReason, Issue } from "./src/errors.ts";
+export type {
+  ConnectErrorReason,
+  EmitErrorReason,
+  Issue,
+} from "./src/errors.ts";
 export { Event } from "./src/event.ts";
 export type { AnyEvent, EventOptions } from "./src/event.ts";
 export { Events } from "./src/events.ts";

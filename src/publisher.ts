@@ -22,6 +22,7 @@ import {
   type Msg,
   type MsgHdrs,
   type NatsConnection,
+  nuid,
   type Subscription,
 } from "@nats-io/nats-core";
 import { CloudEvent } from "./cloud_event.ts";
@@ -34,6 +35,7 @@ import {
   StreamExistsError,
 } from "./errors.ts";
 import type { AnyEvent, Event } from "./event.ts";
+import { publishAcked } from "./publish/_retry.ts";
 import { inboxPrefix } from "./_connection_options.ts";
 import {
   HEADER_DELAY,
@@ -89,6 +91,13 @@ export interface EmitOptions {
    * @default {true}
    */
   sync?: boolean;
+  /**
+   * Milliseconds an acknowledged emit may take, retries included: it is
+   * sent again (same `Nats-Msg-Id`) through a stream-leader election or a
+   * server restart until the stream acknowledges it.
+   * @default {5000}
+   */
+  timeout?: number;
 }
 
 /** The stream's acknowledgement of an emitted message. */
@@ -189,6 +198,8 @@ export type MonitorItem =
 
 const DEFAULT_WINDOW = 256;
 const DEFAULT_TIMEOUT = 4000;
+/** Milliseconds an acknowledged emit may take, retries included. */
+const EMIT_TIMEOUT = 5000;
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_EXISTS = 10058;
 
@@ -402,6 +413,12 @@ export class Publisher implements AsyncDisposable {
       for (const hook of this.#hooks) hook(event, headers);
       if (headers.keys().length === 0) headers = undefined;
     }
+    if (options.sync !== false) {
+      // Acknowledged emits are retried, so each carries a message id (a
+      // generated one without a uid), counted in the size checks below.
+      headers ??= natsHeaders();
+      if (headers.get(HEADER_ID) === "") headers.set(HEADER_ID, nuid.next());
+    }
     const size = data.length + headerSize(headers);
     const limit = event.limits.maxMessageSize;
     if (limit !== undefined && size > limit) {
@@ -428,13 +445,40 @@ export class Publisher implements AsyncDisposable {
     event: AnyEvent,
     data: Uint8Array,
     headers: MsgHdrs | undefined,
+    timeout: number = EMIT_TIMEOUT,
   ): Promise<EmitResult> {
-    const ack = await this.js.publish(
-      event.subject,
+    // Every acknowledged emit carries a message id, so a retry through a
+    // leader election or a restart can never store it twice.
+    headers ??= natsHeaders();
+    let uid = headers.get(HEADER_ID);
+    if (uid === "") {
+      uid = nuid.next();
+      headers.set(HEADER_ID, uid);
+    }
+    const ack = await publishAcked(
+      this.js,
+      {
+        event: event.name,
+        subject: event.subject,
+        uid,
+        timeout,
+        streamExists: () => this.#streamExists(event.stream),
+      },
       data,
-      headers ? { headers } : undefined,
+      headers,
     );
     return toResult(ack);
+  }
+
+  async #streamExists(stream: string): Promise<boolean | undefined> {
+    try {
+      await this.#jsm.streams.info(stream);
+      return true;
+    } catch (error) {
+      return error instanceof JetStreamApiError && error.code === 10059
+        ? false
+        : undefined;
+    }
   }
 
   /**
@@ -454,7 +498,10 @@ export class Publisher implements AsyncDisposable {
    *   `max_payload`.
    * @throws {TypeError} The event is not registered, the publisher is
    *   closed, or `uid` or a `meta` header is malformed.
-   * @throws {RangeError} `delay` is negative or not finite.
+   * @throws {RangeError} `delay` or `timeout` is negative or not finite.
+   * @throws {EmitError} No acknowledgement within `timeout` although the
+   *   emit was retried (no stream leader, server unreachable), or no stream
+   *   listens on the subject; it says whether the message may be stored.
    *
    * @example Emit with options
    * ```ts ignore
@@ -513,12 +560,13 @@ export class Publisher implements AsyncDisposable {
     options: EmitOptions = {},
   ): Promise<EmitResult | undefined> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
       return undefined;
     }
-    return await this.#publish(ev, data, headers);
+    return await this.#publish(ev, data, headers, options.timeout);
   }
 
   /**
@@ -553,6 +601,7 @@ export class Publisher implements AsyncDisposable {
     options: EmitManyOptions<NoInfer<I>> = {},
   ): Promise<EmitManyResult> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(window) || window < 1) {
       throw new RangeError(
@@ -590,7 +639,12 @@ export class Publisher implements AsyncDisposable {
             uid,
             ceId,
           });
-          results[index] = await this.#publish(ev, data, headers);
+          results[index] = await this.#publish(
+            ev,
+            data,
+            headers,
+            options.timeout,
+          );
         } catch (error) {
           failures.push({ index, error: asError(error) });
         }
@@ -858,6 +912,19 @@ async function decodeItem(event: AnyEvent, msg: Msg): Promise<MonitorItem> {
       error: error instanceof Error ? error : new DecodeError(String(error)),
       data: msg.data,
     };
+  }
+}
+
+function checkTimeout(event: string, timeout: number | undefined): void {
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout))
+  ) {
+    throw new RangeError(
+      `Cannot emit event "${event}": timeout must be a positive number of milliseconds, got ${
+        String(timeout)
+      }`,
+    );
   }
 }
 
