@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // 01: one event, one actor, in one process.
 //
 //   deno run -A examples/01_hello.ts      (NATS_URL, else a local nats-server)

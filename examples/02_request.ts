@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // 02: request/response. The actor's return value is the reply.
 //
 //   deno run -A examples/02_request.ts    (NATS_URL, else a local nats-server)

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Example 3: a clock drives periodic jobs.
 //
 // A Clock emits a tick event every period (a minute by default, here a

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Example 4: logs, traces and metrics for an actor.
 //
 // The actor runs with three middlewares: structured logs through LogTape,

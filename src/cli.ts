@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 /**
  * The `walnats` command line: inspect and replay dead letters without the
  * services' code (no schemas needed).
@@ -27,7 +28,7 @@
  * @module
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "./connect.ts";
+import { connect } from "./transports/connect.ts";
 import {
   type DeadLetter,
   deadLetterStream,

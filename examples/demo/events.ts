@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // The demo's events and actors, shared by its publisher and subscribers.
 import * as v from "valibot";
 import { Actor, Event } from "../../mod.ts";

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // `deno task demo`: one publisher and two subscribers sharing the work.
 // Uses NATS at NATS_URL (default nats://127.0.0.1:4222); if nothing answers
 // there, starts a local nats-server for the demo and stops it on exit.

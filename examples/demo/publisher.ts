@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Demo publisher: emits an order every 150 ms until SIGINT/SIGTERM.
 import process from "node:process";
 import { Events } from "../../mod.ts";

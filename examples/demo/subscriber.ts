@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Demo subscriber: runs the pack-order actor until SIGINT/SIGTERM, then
 // drains gracefully. Run several: they share the work.
 import process from "node:process";

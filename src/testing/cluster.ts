@@ -11,7 +11,7 @@ import { join } from "node:path";
 /** @ignore */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "../connect.ts";
+import { connect } from "../transports/connect.ts";
 import { freePort, NatsServer } from "./server.ts";
 
 /** Options for {@linkcode NatsCluster.start}. */

@@ -260,6 +260,7 @@ export class NatsServer implements AsyncDisposable {
           if (line === "") continue;
           this.#log.push(line);
           if (this.#log.length > 200) this.#log.shift();
+          // deno-lint-ignore no-console -- the debug option prints the server's log
           if (this.#debug) console.error(`[nats-server:${port}] ${line}`);
         }
       };

@@ -25,7 +25,7 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 /** @ignore */
 import { setTransportFactory } from "@nats-io/nats-core/internal";
-import { resolveOptions } from "../_connection_options.ts";
+import { resolveOptions } from "./_connection_options.ts";
 import { DenoTransport } from "./_deno_transport.ts";
 import { connectFast } from "./_connect_error.ts";
 

@@ -19,7 +19,7 @@ import {
   NodeTransport,
 } from "@nats-io/transport-node/lib/node_transport.js";
 import { checkServerIdentity } from "node:tls";
-import { resolveOptions } from "../_connection_options.ts";
+import { resolveOptions } from "./_connection_options.ts";
 import { connectFast } from "./_connect_error.ts";
 
 const ignore = (): void => {};

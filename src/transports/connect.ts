@@ -9,6 +9,9 @@
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 
+/** Where to connect: URL(s), nats-core options, or a live connection. */
+export type Server = string | string[] | ConnectionOptions | NatsConnection;
+
 /** What a transport adapter provides. */
 export interface Transport {
   /** Open a connection with resolved defaults. */
@@ -29,11 +32,11 @@ let adapter: Promise<Transport> | undefined;
 function load(): Promise<Transport> {
   switch (runtime()) {
     case "deno":
-      return import("./transports/deno.ts");
+      return import("./deno.ts");
     case "bun":
-      return import("./transports/bun.ts");
+      return import("./bun.ts");
     default:
-      return import("./transports/node.ts");
+      return import("./node.ts");
   }
 }
 
