@@ -116,6 +116,7 @@ test("a 3-node cluster loses its stream leader, then its consumer leader, under 
       await leader.resume();
       await cluster.ready();
     }
+    // deno-lint-ignore no-console -- the measured stall, for the record
     console.log(`failover stalls (ms): ${JSON.stringify(stalls)}`);
   } finally {
     await load.stop();
@@ -189,6 +190,7 @@ test("a server killed twice under 8 emit loops: every resolved emit stored once,
       }
     }
     const rejected = loops.reduce((n, l) => n + l.rejected.length, 0);
+    // deno-lint-ignore no-console -- how many emits rode out the restarts
     console.log(`restarts: ${resolved} resolved, ${rejected} rejected`);
     assert.ok(resolved > 100);
   } finally {
