@@ -88,9 +88,11 @@ export {
 } from "./src/dead_letter.ts";
 export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
 export {
+  ConnectError,
   ConsumerConfigError,
   ConsumerGoneError,
   DecodeError,
+  EmitError,
   JetStreamRequestError,
   JobTimeoutError,
   PayloadTooLargeError,
@@ -101,7 +103,11 @@ export {
   StreamExistsError,
   ValidationError,
 } from "./src/errors.ts";
-export type { Issue } from "./src/errors.ts";
+export type {
+  ConnectErrorReason,
+  EmitErrorReason,
+  Issue,
+} from "./src/errors.ts";
 export { Event } from "./src/event.ts";
 export type { AnyEvent, EventOptions } from "./src/event.ts";
 export { Events } from "./src/events.ts";

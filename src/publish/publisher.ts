@@ -19,7 +19,9 @@ import {
   type Msg,
   type MsgHdrs,
   type NatsConnection,
+  nuid,
 } from "@nats-io/nats-core";
+import { JetStreamApiError } from "@nats-io/jetstream";
 import { CloudEvent } from "../cloud_event.ts";
 import type { Codec } from "../codecs/codec.ts";
 import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
@@ -29,6 +31,8 @@ import { OPEN, type Opened } from "../transports/_open.ts";
 import { asError, deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
 import { deadLetterHeadroom } from "../_bounds.ts";
+import { HEADER_ID } from "../headers.ts";
+import { publishAcked } from "./_retry.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -67,6 +71,8 @@ export type {
 
 const DEFAULT_WINDOW = 256;
 const DEFAULT_TIMEOUT = 4000;
+/** Milliseconds an acknowledged emit may take, retries included. */
+const EMIT_TIMEOUT = 5000;
 
 /**
  * A publisher: the connection made by {@linkcode Events.connect}.
@@ -218,6 +224,12 @@ export class Publisher implements AsyncDisposable {
       for (const hook of this.#hooks) hook(event, headers);
       if (headers.keys().length === 0) headers = undefined;
     }
+    if (options.sync !== false) {
+      // Acknowledged emits are retried, so each carries a message id (a
+      // generated one without a uid), counted in the size checks below.
+      headers ??= natsHeaders();
+      if (headers.get(HEADER_ID) === "") headers.set(HEADER_ID, nuid.next());
+    }
     const size = data.length + headerSize(headers);
     const limit = event.limits.maxMessageSize;
     if (limit !== undefined && size > limit) {
@@ -248,24 +260,33 @@ export class Publisher implements AsyncDisposable {
     event: AnyEvent,
     data: Uint8Array,
     headers: MsgHdrs | undefined,
+    timeout: number = EMIT_TIMEOUT,
   ): Promise<EmitResult> {
-    if (this.#observers.length === 0) {
-      const ack = await this.js.publish(
-        event.subject,
-        data,
-        headers ? { headers } : undefined,
-      );
-      return toResult(ack);
+    // Every acknowledged emit carries a message id, so a retry through a
+    // leader election or a restart can never store it twice.
+    headers ??= natsHeaders();
+    let uid = headers.get(HEADER_ID);
+    if (uid === "") {
+      uid = nuid.next();
+      headers.set(HEADER_ID, uid);
     }
+    const send = (): Promise<PubAck> =>
+      publishAcked(
+        this.js,
+        {
+          event: event.name,
+          subject: event.subject,
+          uid,
+          timeout,
+          streamExists: () => this.#streamExists(event.stream),
+        },
+        data,
+        headers,
+      );
+    if (this.#observers.length === 0) return toResult(await send());
     const start = performance.now();
     try {
-      const result = toResult(
-        await this.js.publish(
-          event.subject,
-          data,
-          headers ? { headers } : undefined,
-        ),
-      );
+      const result = toResult(await send());
       notifyEmit(this.#observers, {
         event,
         duration: performance.now() - start,
@@ -282,6 +303,17 @@ export class Publisher implements AsyncDisposable {
         error: asError(error),
       });
       throw error;
+    }
+  }
+
+  async #streamExists(stream: string): Promise<boolean | undefined> {
+    try {
+      await this.#jsm.streams.info(stream);
+      return true;
+    } catch (error) {
+      return error instanceof JetStreamApiError && error.code === 10059
+        ? false
+        : undefined;
     }
   }
 
@@ -302,8 +334,11 @@ export class Publisher implements AsyncDisposable {
    *   `max_payload` less 4096 bytes kept so it can always be dead-lettered.
    * @throws {TypeError} The event is not registered, the publisher is
    *   closed, or `uid` or a `meta` header is malformed.
-   * @throws {RangeError} `delay` is negative, not finite, over 365 days, or
-   *   not shorter than the event's `maxAge`.
+   * @throws {RangeError} `delay` or `timeout` is negative or not finite,
+   *   or `delay` is over 365 days or not shorter than the event's `maxAge`.
+   * @throws {EmitError} No acknowledgement within `timeout` although the
+   *   emit was retried (no stream leader, server unreachable), or no stream
+   *   listens on the subject; it says whether the message may be stored.
    *
    * @example Emit with options
    * ```ts ignore
@@ -362,6 +397,7 @@ export class Publisher implements AsyncDisposable {
     options: EmitOptions = {},
   ): Promise<EmitResult | undefined> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
@@ -375,7 +411,7 @@ export class Publisher implements AsyncDisposable {
       }
       return undefined;
     }
-    return await this.#publish(ev, data, headers);
+    return await this.#publish(ev, data, headers, options.timeout);
   }
 
   /**
@@ -410,6 +446,7 @@ export class Publisher implements AsyncDisposable {
     options: EmitManyOptions<NoInfer<I>> = {},
   ): Promise<EmitManyResult> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(window) || window < 1) {
       throw new RangeError(
@@ -447,7 +484,12 @@ export class Publisher implements AsyncDisposable {
             uid,
             ceId,
           });
-          results[index] = await this.#publish(ev, data, headers);
+          results[index] = await this.#publish(
+            ev,
+            data,
+            headers,
+            options.timeout,
+          );
         } catch (error) {
           failures.push({ index, error: asError(error) });
         }
@@ -632,6 +674,19 @@ export class Publisher implements AsyncDisposable {
   /** Same as {@linkcode close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+function checkTimeout(event: string, timeout: number | undefined): void {
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout))
+  ) {
+    throw new RangeError(
+      `Cannot emit event "${event}": timeout must be a positive number of milliseconds, got ${
+        String(timeout)
+      }`,
+    );
   }
 }
 
