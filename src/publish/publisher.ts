@@ -7,32 +7,22 @@
 // `@ignore`: the types of these two packages are public there; deno doc
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import type {
-  JetStreamClient,
-  JetStreamManager,
-  PubAck,
-} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 /** @ignore */
 import {
   createInbox,
-  headers as natsHeaders,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
-  nuid,
 } from "@nats-io/nats-core";
-import { JetStreamApiError } from "@nats-io/jetstream";
 import { CloudEvent } from "../cloud_event.ts";
 import type { Codec } from "../codecs/codec.ts";
-import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
+import { RequestTimeoutError } from "../errors.ts";
 import type { AnyEvent, Event } from "../event.ts";
 import { inboxPrefix } from "../transports/_connection_options.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
-import { asError, deadline } from "../_async.ts";
+import { deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
-import { deadLetterHeadroom } from "../_bounds.ts";
-import { HEADER_ID } from "../headers.ts";
-import { publishAcked } from "./_retry.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -50,7 +40,10 @@ import type {
   RequestOptions,
 } from "./options.ts";
 import { upsertStream } from "./_streams.ts";
-import { buildHeaders, type Extra, headerSize } from "./_wire.ts";
+import { inWindow } from "./_window.ts";
+import { sendAcked } from "./_send.ts";
+import type { Extra } from "./_wire.ts";
+import { type Prepared, prepareEmit } from "./_prepare.ts";
 import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
 import { type Health, health } from "../ops/health.ts";
 import { type Status, status } from "../ops/status.ts";
@@ -196,125 +189,30 @@ export class Publisher implements AsyncDisposable {
   }
 
   /** Encode, check size, and build headers; nothing is sent. */
-  async #prepare(
+  #prepare(
     event: AnyEvent,
     message: unknown,
     options: EmitOptions,
     extra: Extra,
-  ): Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }> {
-    const encoded = event.codec.encode(message);
-    const data = encoded instanceof Promise ? await encoded : encoded;
-    if (!(data instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
-      );
-    }
-    let headers = buildHeaders(event.name, options, extra);
-    const maxAge = event.limits.maxAge;
-    if (
-      options.delay !== undefined && maxAge !== undefined &&
-      options.delay >= maxAge
-    ) {
-      throw new RangeError(
-        `Cannot emit event "${event.name}": delay (${options.delay} ms) must be shorter than the stream's maxAge (${maxAge} ms), or the message expires before it is due`,
-      );
-    }
-    if (this.#hooks.length > 0) {
-      headers ??= natsHeaders();
-      for (const hook of this.#hooks) hook(event, headers);
-      if (headers.keys().length === 0) headers = undefined;
-    }
-    if (options.sync !== false) {
-      // Acknowledged emits are retried, so each carries a message id (a
-      // generated one without a uid), counted in the size checks below.
-      headers ??= natsHeaders();
-      if (headers.get(HEADER_ID) === "") headers.set(HEADER_ID, nuid.next());
-    }
-    const size = data.length + headerSize(headers);
-    const limit = event.limits.maxMessageSize;
-    if (limit !== undefined && size > limit) {
-      throw new PayloadTooLargeError(
-        event.name,
-        size,
-        limit,
-        "maxMessageSize (headers count too)",
-      );
-    }
-    const maxPayload = this.nc.info?.max_payload;
-    const headroom = maxPayload === undefined
-      ? 0
-      : deadLetterHeadroom(maxPayload);
-    if (maxPayload !== undefined && size > maxPayload - headroom) {
-      throw new PayloadTooLargeError(
-        event.name,
-        size,
-        maxPayload - headroom,
-        "dead-letter-safe (headers count too)",
-        `the server's max_payload is ${maxPayload} bytes and ${headroom} are kept free so the message can always be dead-lettered with the story of its failure`,
-      );
-    }
-    return { data, headers };
+  ): Promise<Prepared> {
+    return prepareEmit(event, message, options, extra, {
+      hooks: this.#hooks,
+      maxPayload: this.nc.info?.max_payload,
+    });
   }
 
-  async #publish(
+  #publish(
     event: AnyEvent,
     data: Uint8Array,
     headers: MsgHdrs | undefined,
     timeout: number = EMIT_TIMEOUT,
   ): Promise<EmitResult> {
-    // Every acknowledged emit carries a message id, so a retry through a
-    // leader election or a restart can never store it twice.
-    headers ??= natsHeaders();
-    let uid = headers.get(HEADER_ID);
-    if (uid === "") {
-      uid = nuid.next();
-      headers.set(HEADER_ID, uid);
-    }
-    const send = (): Promise<PubAck> =>
-      publishAcked(
-        this.js,
-        {
-          event: event.name,
-          subject: event.subject,
-          uid,
-          timeout,
-          streamExists: () => this.#streamExists(event.stream),
-        },
-        data,
-        headers,
-      );
-    if (this.#observers.length === 0) return toResult(await send());
-    const start = performance.now();
-    try {
-      const result = toResult(await send());
-      notifyEmit(this.#observers, {
-        event,
-        duration: performance.now() - start,
-        outcome: result.duplicate ? "duplicate" : "ok",
-        sync: true,
-      });
-      return result;
-    } catch (error) {
-      notifyEmit(this.#observers, {
-        event,
-        duration: performance.now() - start,
-        outcome: "error",
-        sync: true,
-        error: asError(error),
-      });
-      throw error;
-    }
-  }
-
-  async #streamExists(stream: string): Promise<boolean | undefined> {
-    try {
-      await this.#jsm.streams.info(stream);
-      return true;
-    } catch (error) {
-      return error instanceof JetStreamApiError && error.code === 10059
-        ? false
-        : undefined;
-    }
+    return sendAcked(this.js, this.#jsm, this.#observers, {
+      event,
+      data,
+      headers,
+      timeout,
+    });
   }
 
   /**
@@ -458,48 +356,24 @@ export class Publisher implements AsyncDisposable {
     if (options.delay !== undefined) shared.delay = options.delay;
     if (options.meta !== undefined) shared.meta = options.meta;
     const cloud = options.meta instanceof CloudEvent ? options.meta : undefined;
-    const items = [...messages];
-    const results: (EmitResult | undefined)[] = new Array(items.length)
-      .fill(undefined);
-    const failures: EmitFailure[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < items.length) {
-        const index = next++;
-        const item = items[index] as I;
-        if (options.signal?.aborted) {
-          failures.push({
-            index,
-            error: new Error(
-              `Cannot emit event "${ev.name}": aborted before sending`,
-              { cause: options.signal.reason },
-            ),
-          });
-          continue;
-        }
-        try {
-          const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
-          const uid = options.uid?.(item, index) ?? ceId;
-          const { data, headers } = await this.#prepare(ev, item, shared, {
-            uid,
-            ceId,
-          });
-          results[index] = await this.#publish(
-            ev,
-            data,
-            headers,
-            options.timeout,
-          );
-        } catch (error) {
-          failures.push({ index, error: asError(error) });
-        }
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(window, items.length) }, worker),
+    return await inWindow(
+      [...messages] as I[],
+      window,
+      options.signal,
+      () =>
+        new Error(`Cannot emit event "${ev.name}": aborted before sending`, {
+          cause: options.signal?.reason,
+        }),
+      async (item, index) => {
+        const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
+        const uid = options.uid?.(item, index) ?? ceId;
+        const { data, headers } = await this.#prepare(ev, item, shared, {
+          uid,
+          ceId,
+        });
+        return await this.#publish(ev, data, headers, options.timeout);
+      },
     );
-    failures.sort((a, b) => a.index - b.index);
-    return { results, failures };
   }
 
   /**
@@ -688,8 +562,4 @@ function checkTimeout(event: string, timeout: number | undefined): void {
       }`,
     );
   }
-}
-
-function toResult(ack: PubAck): EmitResult {
-  return { sequence: ack.seq, duplicate: ack.duplicate };
 }
