@@ -53,9 +53,11 @@ export type {
   ClockOptions,
   ClockReport,
   ClockRunOptions,
+  TickCodecOptions,
   TickPublisher,
 } from "./src/clock/clock.ts";
-export type { Timers } from "./src/_timers.ts";
+export { systemTimers, TIMERS, timersOf } from "./src/timers.ts";
+export type { Timers } from "./src/timers.ts";
 export { CloudEvent } from "./src/cloud_event.ts";
 export type { CloudEventAttributes } from "./src/cloud_event.ts";
 export { isCodec, isSchema, json, validate } from "./src/codecs/codec.ts";
@@ -68,6 +70,7 @@ export type {
 } from "./src/codecs/codec.ts";
 export { bytes, date, encrypt, gzip, hmac, text } from "./src/codecs/mod.ts";
 export type {
+  DateOptions,
   EncryptKey,
   EncryptOptions,
   GzipOptions,
@@ -76,7 +79,7 @@ export type {
   HmacOptions,
 } from "./src/codecs/mod.ts";
 export { connect, runtime } from "./src/transports/connect.ts";
-export type { Server } from "./src/transports/_connection_options.ts";
+export type { Server } from "./src/transports/connect.ts";
 export type { Context } from "./src/context.ts";
 export {
   deadLetterStream,
@@ -86,19 +89,26 @@ export {
 export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
 export {
   ActorNotRegisteredError,
+  ConnectError,
   ConsumerConfigError,
   ConsumerGoneError,
   DecodeError,
+  EmitError,
   JetStreamRequestError,
   JobTimeoutError,
   PayloadTooLargeError,
   RequestTimeoutError,
   ShutdownError,
   StreamConfigError,
+  StreamError,
   StreamExistsError,
   ValidationError,
 } from "./src/errors.ts";
-export type { Issue } from "./src/errors.ts";
+export type {
+  ConnectErrorReason,
+  EmitErrorReason,
+  Issue,
+} from "./src/errors.ts";
 export { Event } from "./src/event.ts";
 export type { AnyEvent, EventOptions, Retention } from "./src/event.ts";
 export { Events } from "./src/events.ts";
@@ -142,3 +152,22 @@ export type {
   ListenReport,
   ReplayOptions,
 } from "./src/listen/subscriber.ts";
+export { health, healthHandler } from "./src/ops/health.ts";
+export type {
+  ConnectionState,
+  Health,
+  HealthHandlerOptions,
+  HealthOptions,
+  HealthSource,
+} from "./src/ops/health.ts";
+export { status } from "./src/ops/status.ts";
+export type {
+  ActorRef,
+  ActorStatus,
+  ConfigCheck,
+  ConfigDifference,
+  EventStatus,
+  Status,
+  StatusOptions,
+} from "./src/ops/status.ts";
+export type { EmitObserver, EmitRecord } from "./src/ops/emit_observer.ts";

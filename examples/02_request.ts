@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // 02: request/response. The actor's return value is the reply.
 //
 //   npx deno run -A examples/02_request.ts      (or: npx bun run, npx tsx)
@@ -6,8 +7,8 @@
 // it removes its streams when done.
 import process from "node:process";
 import * as v from "valibot";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+import { Actor, Actors, Event, Events } from "@walnats/walnats";
+import { NatsServer } from "@walnats/walnats/testing";
 import { removeStreams } from "./_cleanup.ts";
 
 const QUOTE = new Event(

@@ -7,7 +7,7 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type AnyEvent, deadLetterStream } from "../mod.ts";
+import { type AnyEvent, deadLetterStream } from "@walnats/walnats";
 
 /** Delete the streams (and dead-letter streams) of `events`. */
 export async function removeStreams(

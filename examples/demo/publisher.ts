@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Demo publisher: emits an order every 150 ms until SIGINT/SIGTERM.
 //
 // Every order's uid (its Nats-Msg-Id) carries this run's id, so a second
@@ -6,7 +7,7 @@
 // printed and counted. DEMO_RUN_ID sets the run id (to see duplicates:
 // run twice with the same one).
 import process from "node:process";
-import { Events } from "../../mod.ts";
+import { Events } from "@walnats/walnats";
 import { ORDER_PLACED } from "./events.ts";
 
 const ITEMS = ["walnut", "hazelnut", "pecan", "almond", "cashew"];

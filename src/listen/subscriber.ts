@@ -8,16 +8,15 @@
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
 import {
-  jetstream,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
-  jetstreamManager,
 } from "@nats-io/jetstream";
 /** @ignore */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AnyActor } from "../actor.ts";
+import { OPEN, type Opened } from "../transports/_open.ts";
 import {
   type DeadLetter,
   ensureDeadLetterStream,
@@ -29,6 +28,8 @@ import type { AnyEvent } from "../event.ts";
 import type { RegisterReport } from "../publish/options.ts";
 import { upsertStream } from "../publish/_streams.ts";
 import { Listener, type ListenOptions, type ListenReport } from "./listener.ts";
+import { type Health, health } from "../ops/health.ts";
+import { type Status, status } from "../ops/status.ts";
 
 export type { ListenOptions, ListenReport };
 
@@ -80,32 +81,23 @@ export class Subscriber implements AsyncDisposable {
   readonly #actors: readonly AnyActor[];
   readonly #closeConnection: boolean;
   #closed = false;
+  #listening = 0;
 
-  private constructor(
-    nc: NatsConnection,
-    jsm: JetStreamManager,
-    actors: readonly AnyActor[],
-    closeConnection: boolean,
-  ) {
-    this.nc = nc;
-    this.#jsm = jsm;
-    this.js = jetstream(nc);
+  private constructor(opened: Opened, actors: readonly AnyActor[]) {
+    this.nc = opened.nc;
+    this.js = opened.js;
+    this.#jsm = opened.jsm;
     this.#actors = actors;
-    this.#closeConnection = closeConnection;
+    this.#closeConnection = opened.owned;
   }
 
-  /** @internal Used by {@linkcode Actors.connect}. */
-  static async open(
-    nc: NatsConnection,
-    actors: readonly AnyActor[],
-    closeConnection: boolean,
-  ): Promise<Subscriber> {
-    return new Subscriber(
-      nc,
-      await jetstreamManager(nc),
-      actors,
-      closeConnection,
-    );
+  /**
+   * Made by {@linkcode Actors.connect}, not by users.
+   *
+   * @ignore
+   */
+  static [OPEN](opened: Opened, actors: readonly AnyActor[]): Subscriber {
+    return new Subscriber(opened, actors);
   }
 
   /**
@@ -244,14 +236,62 @@ export class Subscriber implements AsyncDisposable {
    *   listening (after draining the others).
    */
   async listen(options: ListenOptions = {}): Promise<ListenReport> {
-    return await new Listener(
+    const listener = new Listener(
       this.nc,
       this.js,
       this.#jsm,
       this.#actors,
       options,
-    )
-      .run();
+    );
+    this.#listening++;
+    try {
+      return await listener.run();
+    } finally {
+      this.#listening--;
+    }
+  }
+
+  /** How many {@linkcode listen} calls are running now. */
+  get listening(): number {
+    return this.#listening;
+  }
+
+  /**
+   * The state of this registry's actors and their events on the server:
+   * lag, unacknowledged, redelivered, waiting pulls, dead letters, delayed,
+   * paused, last activity, and whether each consumer still has the actor's
+   * configuration. See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, {
+      ...options,
+      actors: this.#actors,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every actor's consumer,
+   * and a running {@linkcode listen} (unless `requireListener` is false).
+   * Serve it with `healthHandler(sub)`.
+   *
+   * @param options Whether a running listen() is needed, and the timeout.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(
+    options: { requireListener?: boolean; timeout?: number } = {},
+  ): Promise<Health> {
+    return await health(this.nc, {
+      actors: this.#actors,
+      jetstream: this.#jsm.getOptions(),
+      ...(options.requireListener === false
+        ? {}
+        : { listening: this.#listening }),
+      ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    });
   }
 
   /**

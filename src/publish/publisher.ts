@@ -7,27 +7,21 @@
 // `@ignore`: the types of these two packages are public there; deno doc
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import {
-  jetstream,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstreamManager,
-  type PubAck,
-} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 /** @ignore */
 import {
   createInbox,
-  headers as natsHeaders,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
 } from "@nats-io/nats-core";
 import { CloudEvent } from "../cloud_event.ts";
 import type { Codec } from "../codecs/codec.ts";
-import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
+import { RequestTimeoutError } from "../errors.ts";
 import type { AnyEvent, Event } from "../event.ts";
 import { inboxPrefix } from "../transports/_connection_options.ts";
-import { asError, deadline } from "../_async.ts";
+import { OPEN, type Opened } from "../transports/_open.ts";
+import { deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
 import { consoleLogger, type Logger } from "../log.ts";
 import {
@@ -47,7 +41,13 @@ import type {
   RequestOptions,
 } from "./options.ts";
 import { upsertStream } from "./_streams.ts";
-import { buildHeaders, type Extra, headerSize } from "./_wire.ts";
+import { inWindow } from "./_window.ts";
+import { sendAcked } from "./_send.ts";
+import type { Extra } from "./_wire.ts";
+import { type Prepared, prepareEmit } from "./_prepare.ts";
+import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
+import { type Health, health } from "../ops/health.ts";
+import { type Status, status } from "../ops/status.ts";
 
 export type {
   EmitFailure,
@@ -65,6 +65,8 @@ export type {
 
 const DEFAULT_WINDOW = 256;
 const DEFAULT_TIMEOUT = 4000;
+/** Milliseconds an acknowledged emit may take, retries included. */
+const EMIT_TIMEOUT = 5000;
 
 /**
  * A publisher: the connection made by {@linkcode Events.connect}.
@@ -91,47 +93,42 @@ export class Publisher implements AsyncDisposable {
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
   readonly #hooks: readonly HeaderHook[];
+  readonly #observers: readonly EmitObserver[];
   readonly #feeds = new Set<MonitorFeed>();
   readonly #logger: Logger;
   readonly #warnedNoActors = new Set<string>();
   #closed = false;
 
   private constructor(
-    nc: NatsConnection,
-    jsm: JetStreamManager,
-    events: AnyEvent[],
-    closeConnection: boolean,
+    opened: Opened,
+    events: readonly AnyEvent[],
     hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[],
     logger: Logger,
   ) {
-    this.#hooks = hooks;
+    this.#observers = observers;
     this.#logger = logger;
-    this.nc = nc;
-    this.#jsm = jsm;
-    this.js = jetstream(nc);
+    this.nc = opened.nc;
+    this.js = opened.js;
+    this.#jsm = opened.jsm;
     this.#events = new Map(events.map((e) => [e.name, e]));
-    this.#closeConnection = closeConnection;
+    this.#closeConnection = opened.owned;
+    this.#hooks = hooks;
   }
 
   /**
-   * Used by {@linkcode Events.connect}; not meant to be called directly.
+   * Made by {@linkcode Events.connect}, not by users.
    *
-   * @param nc An open connection.
-   * @param events The registered events.
-   * @param closeConnection Close `nc` when the publisher is closed.
-   * @param hooks Header hooks run on every emit.
-   * @param logger Where to report.
-   * @returns The publisher.
+   * @ignore
    */
-  static async open(
-    nc: NatsConnection,
-    events: AnyEvent[],
-    closeConnection: boolean,
-    hooks: readonly HeaderHook[] = [],
+  static [OPEN](
+    opened: Opened,
+    events: readonly AnyEvent[],
+    hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[] = [],
     logger: Logger = consoleLogger("warn"),
-  ): Promise<Publisher> {
-    const jsm = await jetstreamManager(nc);
-    return new Publisher(nc, jsm, events, closeConnection, hooks, logger);
+  ): Publisher {
+    return new Publisher(opened, events, hooks, observers, logger);
   }
 
   /** The registered events. */
@@ -227,58 +224,30 @@ export class Publisher implements AsyncDisposable {
   }
 
   /** Encode, check size, and build headers; nothing is sent. */
-  async #prepare(
+  #prepare(
     event: AnyEvent,
     message: unknown,
     options: EmitOptions,
     extra: Extra,
-  ): Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }> {
-    const encoded = event.codec.encode(message);
-    const data = encoded instanceof Promise ? await encoded : encoded;
-    if (!(data instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
-      );
-    }
-    let headers = buildHeaders(event.name, options, extra);
-    if (this.#hooks.length > 0) {
-      headers ??= natsHeaders();
-      for (const hook of this.#hooks) hook(event, headers);
-      if (headers.keys().length === 0) headers = undefined;
-    }
-    const size = data.length + headerSize(headers);
-    const limit = event.limits.maxMessageSize;
-    if (limit !== undefined && size > limit) {
-      throw new PayloadTooLargeError(
-        event.name,
-        size,
-        limit,
-        "maxMessageSize (headers count too)",
-      );
-    }
-    const maxPayload = this.nc.info?.max_payload;
-    if (maxPayload !== undefined && size > maxPayload) {
-      throw new PayloadTooLargeError(
-        event.name,
-        size,
-        maxPayload,
-        "server's max_payload (headers count too)",
-      );
-    }
-    return { data, headers };
+  ): Promise<Prepared> {
+    return prepareEmit(event, message, options, extra, {
+      hooks: this.#hooks,
+      maxPayload: this.nc.info?.max_payload,
+    });
   }
 
-  async #publish(
+  #publish(
     event: AnyEvent,
     data: Uint8Array,
     headers: MsgHdrs | undefined,
+    timeout: number = EMIT_TIMEOUT,
   ): Promise<EmitResult> {
-    const ack = await this.js.publish(
-      event.subject,
+    return sendAcked(this.js, this.#jsm, this.#observers, {
+      event,
       data,
-      headers ? { headers } : undefined,
-    );
-    return toResult(ack);
+      headers,
+      timeout,
+    });
   }
 
   /**
@@ -294,11 +263,15 @@ export class Publisher implements AsyncDisposable {
    * @returns The stream's acknowledgement, or `undefined` with `sync: false`.
    * @throws {ValidationError} The payload does not match the schema.
    * @throws {PayloadTooLargeError} The encoded message (payload and
-   *   headers) is over the event's `maxMessageSize` or the server's
-   *   `max_payload`.
+   *   headers) is over the event's `maxMessageSize`, or over the server's
+   *   `max_payload` less 4096 bytes kept so it can always be dead-lettered.
    * @throws {TypeError} The event is not registered, the publisher is
    *   closed, or `uid` or a `meta` header is malformed.
-   * @throws {RangeError} `delay` is negative or not finite.
+   * @throws {RangeError} `delay` or `timeout` is negative or not finite,
+   *   or `delay` is over 365 days or not shorter than the event's `maxAge`.
+   * @throws {EmitError} No acknowledgement within `timeout` although the
+   *   emit was retried (no stream leader, server unreachable), or no stream
+   *   listens on the subject; it says whether the message may be stored.
    *
    * @example Emit with options
    * ```ts ignore
@@ -357,12 +330,21 @@ export class Publisher implements AsyncDisposable {
     options: EmitOptions = {},
   ): Promise<EmitResult | undefined> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
+      if (this.#observers.length > 0) {
+        notifyEmit(this.#observers, {
+          event: ev,
+          duration: 0,
+          outcome: "ok",
+          sync: false,
+        });
+      }
       return undefined;
     }
-    return await this.#publish(ev, data, headers);
+    return await this.#publish(ev, data, headers, options.timeout);
   }
 
   /**
@@ -397,6 +379,7 @@ export class Publisher implements AsyncDisposable {
     options: EmitManyOptions<NoInfer<I>> = {},
   ): Promise<EmitManyResult> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(window) || window < 1) {
       throw new RangeError(
@@ -408,43 +391,24 @@ export class Publisher implements AsyncDisposable {
     if (options.delay !== undefined) shared.delay = options.delay;
     if (options.meta !== undefined) shared.meta = options.meta;
     const cloud = options.meta instanceof CloudEvent ? options.meta : undefined;
-    const items = [...messages];
-    const results: (EmitResult | undefined)[] = new Array(items.length)
-      .fill(undefined);
-    const failures: EmitFailure[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < items.length) {
-        const index = next++;
-        const item = items[index] as I;
-        if (options.signal?.aborted) {
-          failures.push({
-            index,
-            error: new Error(
-              `Cannot emit event "${ev.name}": aborted before sending`,
-              { cause: options.signal.reason },
-            ),
-          });
-          continue;
-        }
-        try {
-          const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
-          const uid = options.uid?.(item, index) ?? ceId;
-          const { data, headers } = await this.#prepare(ev, item, shared, {
-            uid,
-            ceId,
-          });
-          results[index] = await this.#publish(ev, data, headers);
-        } catch (error) {
-          failures.push({ index, error: asError(error) });
-        }
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(window, items.length) }, worker),
+    return await inWindow(
+      [...messages] as I[],
+      window,
+      options.signal,
+      () =>
+        new Error(`Cannot emit event "${ev.name}": aborted before sending`, {
+          cause: options.signal?.reason,
+        }),
+      async (item, index) => {
+        const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
+        const uid = options.uid?.(item, index) ?? ceId;
+        const { data, headers } = await this.#prepare(ev, item, shared, {
+          uid,
+          ceId,
+        });
+        return await this.#publish(ev, data, headers, options.timeout);
+      },
     );
-    failures.sort((a, b) => a.index - b.index);
-    return { results, failures };
   }
 
   /**
@@ -564,6 +528,37 @@ export class Publisher implements AsyncDisposable {
     return feed;
   }
 
+  /**
+   * The state of the registered events' streams on the server, and of every
+   * consumer on them (the publisher does not know the actors' code, so
+   * their configuration is not checked). See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every registered
+   * event's stream. Serve it with `healthHandler(pub)`.
+   *
+   * @param options Milliseconds each check may take.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(options: { timeout?: number } = {}): Promise<Health> {
+    return await health(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
   /** Whether {@linkcode close} was called. */
   get closed(): boolean {
     return this.#closed;
@@ -591,6 +586,15 @@ export class Publisher implements AsyncDisposable {
   }
 }
 
-function toResult(ack: PubAck): EmitResult {
-  return { sequence: ack.seq, duplicate: ack.duplicate };
+function checkTimeout(event: string, timeout: number | undefined): void {
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout))
+  ) {
+    throw new RangeError(
+      `Cannot emit event "${event}": timeout must be a positive number of milliseconds, got ${
+        String(timeout)
+      }`,
+    );
+  }
 }
