@@ -145,6 +145,14 @@ test("the npm package installs into a fresh project and runs on Node, Bun and De
       assert.match(r.out, /handled 1: Ann/, `${name}:\n${r.out}`);
     }
 
+    // The command line, compiled: Node runs it without tsx.
+    const cli = sh(process.execPath, [
+      join(project, "node_modules", ".bin", "walnats"),
+      "help",
+    ], project);
+    assert.equal(cli.code, 0, cli.out);
+    assert.match(cli.out, /usage: walnats/);
+
     if (!types) {
       console.log(
         "SKIPPED: tsc type-check of user code: typescript is not installed (add the devDependency typescript@5.9.3)",

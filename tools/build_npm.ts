@@ -149,6 +149,17 @@ if (existsSync(tsc)) {
   );
 }
 
+// The `walnats` command: compiled, so Node runs it without tsx.
+mkdirSync(join(out, "bin"), { recursive: true });
+writeFileSync(
+  join(out, "bin", "walnats.js"),
+  `#!/usr/bin/env node
+// The walnats command line (src/cli/main.ts, compiled).
+import { run } from "../src/cli/main.js";
+await run(globalThis.process?.argv.slice(2) ?? []);
+`,
+);
+
 // 3. package.json, README, LICENSE.
 const exportsOut: Record<string, unknown> = {};
 for (const [key, target] of Object.entries(exportsMap)) {
@@ -166,6 +177,7 @@ const manifest = {
   main: "./mod.js",
   ...(types ? { types: "./mod.d.ts" } : {}),
   exports: exportsOut,
+  bin: { walnats: "./bin/walnats.js" },
   engines: { node: ">=20" },
   dependencies: pkg.dependencies,
   sideEffects: false,
