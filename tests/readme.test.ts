@@ -72,3 +72,106 @@ test("README 30 seconds: publisher first on a fresh server warns that the messag
     /event "user-registered" has no actor yet: .*discarded until an actor registers/,
   );
 });
+
+test("docs/getting-started.md: the worker handles the three orders emit.ts emits, and stops on Ctrl-C", async () => {
+  await using server = await NatsServer.start();
+  const list = await snippets("docs/getting-started.md");
+  assert.deepEqual(
+    list.map((s) => s.file).sort(),
+    ["emit.ts", "events.ts", "kept.ts", "worker.ts"],
+  );
+  await using files = await writeSnippets(list);
+  const kept = run(files.path("kept.ts"), server.url);
+  assert.equal(await kept.exited, 0, kept.output());
+  const worker = run(files.path("worker.ts"), server.url);
+  try {
+    await waitFor(() => worker.output().includes("worker listening"), {
+      timeout: 30_000,
+      what: () => `the worker to listen:\n${worker.output()}`,
+    });
+    assert.match(worker.output(), /consumers created: pack-order/);
+    const emit = run(files.path("emit.ts"), server.url);
+    assert.equal(await emit.exited, 0, emit.output());
+    assert.match(emit.output(), /order 3 stored as #3/);
+    assert.doesNotMatch(emit.output(), /no actor yet/);
+    await waitFor(
+      () => (worker.output().match(/packing order \d/g) ?? []).length === 3,
+      {
+        timeout: 30_000,
+        what: () => `three orders packed:\n${worker.output()}`,
+      },
+    );
+  } finally {
+    worker.proc.kill("SIGINT");
+  }
+  await worker.exited;
+  assert.match(worker.output(), /worker stopped: 3 packed, 0 failed/);
+});
+
+test("docs/deployment.md: two processes run the register step at once, the other snippets run, cleanup removes the streams", async () => {
+  await using server = await NatsServer.start();
+  const list = await snippets("docs/deployment.md");
+  assert.deepEqual(
+    list.map((s) => s.file).sort(),
+    ["cleanup.ts", "config.ts", "logs.ts", "register.ts", "secure.ts"],
+  );
+  await using files = await writeSnippets(list);
+  // Two instances deploying at the same moment.
+  const both = [
+    run(files.path("register.ts"), server.url),
+    run(files.path("register.ts"), server.url),
+  ];
+  const outputs: string[] = [];
+  for (const r of both) {
+    assert.equal(await r.exited, 0, r.output());
+    outputs.push(r.output());
+  }
+  for (const out of outputs) {
+    assert.doesNotMatch(out, /no actor yet/, out);
+    const report = JSON.parse(out.trim().split("\n").pop()!);
+    assert.deepEqual(report.streams.skipped, []);
+  }
+  for (const file of ["config.ts", "secure.ts", "logs.ts"]) {
+    const r = run(files.path(file), server.url);
+    assert.equal(await r.exited, 0, `${file}:\n${r.output()}`);
+  }
+  const cleanup = run(files.path("cleanup.ts"), server.url);
+  assert.equal(await cleanup.exited, 0, cleanup.output());
+  assert.match(cleanup.output(), /^user-registered: deleted$/m);
+  assert.match(cleanup.output(), /^walnats_dlq_user-registered: deleted$/m);
+});
+
+test("the named snippets of the README and the docs type-check (deno check, strict)", async (t) => {
+  if (!("Deno" in globalThis)) {
+    t.skip("type-checked once, from the Deno run");
+    return;
+  }
+  const { execPath } = process;
+  for (
+    const [page, section] of [
+      ["README.md", "## 30 seconds"],
+      ["docs/getting-started.md", undefined],
+      ["docs/deployment.md", undefined],
+    ] as const
+  ) {
+    const list = await snippets(page, section);
+    await using files = await writeSnippets(list);
+    const check = spawn(execPath, [
+      "check",
+      ...list.map((s) => files.path(s.file)),
+    ], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    check.stdout!.on(
+      "data",
+      (c: Uint8Array) => (out += new TextDecoder().decode(c)),
+    );
+    check.stderr!.on(
+      "data",
+      (c: Uint8Array) => (out += new TextDecoder().decode(c)),
+    );
+    const code = await new Promise<number | null>((resolve) =>
+      check.once("close", (c) => resolve(c))
+    );
+    assert.equal(code, 0, `${page}:\n${out}`);
+  }
+});
