@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a helper of programs: it says what it removed
 // Examples run against your own server (NATS_URL) remove the streams they
 // created when they finish, so nothing of theirs is left behind. (By hand:
 // `nats stream rm <event>` and `nats stream rm walnats_dlq_<event>`.)

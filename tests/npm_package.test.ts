@@ -154,6 +154,7 @@ test("the npm package installs into a fresh project and runs on Node, Bun and De
     assert.match(cli.out, /usage: walnats/);
 
     if (!types) {
+      // deno-lint-ignore no-console -- the skip must show in the run's output
       console.log(
         "SKIPPED: tsc type-check of user code: typescript is not installed (add the devDependency typescript@5.9.3)",
       );

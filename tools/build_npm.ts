@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Build the npm package: compiled JavaScript with `.d.ts` types, the shape
 // JSR's npm compatibility serves, for projects that do not use JSR.
 //
