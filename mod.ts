@@ -33,7 +33,11 @@
  *
  * @module
  */
-export { Actor } from "./src/actor.ts";
+export {
+  Actor,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETRY_DELAY,
+} from "./src/actor.ts";
 export type {
   ActorOptions,
   AnyActor,
@@ -42,6 +46,14 @@ export type {
   Priority,
 } from "./src/actor.ts";
 export { Actors } from "./src/actors.ts";
+export { exponentialBackoff } from "./src/backoff.ts";
+export type { ExponentialBackoffOptions } from "./src/backoff.ts";
+export {
+  MAX_RETRY_DELAY,
+  PermanentError,
+  RetryError,
+} from "./src/outcomes.ts";
+export type { RetryErrorOptions } from "./src/outcomes.ts";
 export type { ActorsConnectOptions } from "./src/actors.ts";
 export { Clock, MINUTE_PASSED, nextFireTimes, tickCodec } from "./src/clock/clock.ts";
 export type {
@@ -74,11 +86,17 @@ export { connect, runtime } from "./src/transports/connect.ts";
 export type { Server } from "./src/transports/_connection_options.ts";
 export type { Context } from "./src/context.ts";
 export {
+  DEFAULT_DEAD_LETTER_MAX_AGE,
+  DEFAULT_DEAD_LETTER_MAX_MESSAGES,
   deadLetterStream,
   deadLetterSubject,
   DLQ_HEADERS,
 } from "./src/dead_letter.ts";
-export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
+export type {
+  DeadLetter,
+  DeadLetterReason,
+  DeadLetterStreamOptions,
+} from "./src/dead_letter.ts";
 export {
   ConsumerConfigError,
   ConsumerGoneError,
@@ -100,6 +118,7 @@ export type { EventsConnectOptions } from "./src/events.ts";
 export {
   HEADER_DELAY,
   HEADER_ID,
+  HEADER_REPLAY_ACTOR,
   HEADER_REPLY,
   HEADER_TRACE,
   HEADER_TRACEPARENT,
@@ -133,4 +152,5 @@ export type {
   ListenOptions,
   ListenReport,
   ReplayOptions,
+  SubscriberRegisterOptions,
 } from "./src/listen/subscriber.ts";
