@@ -158,7 +158,8 @@ export function checkDeadLetterStreamOptions(
 /**
  * Merge the dead-letter stream options of the actors of one event: each
  * limit takes the largest value asked for (nobody's dead letters are
- * dropped earlier than they asked), file storage wins over memory.
+ * dropped earlier than they asked); memory storage only if every actor
+ * asks for it.
  */
 export function mergeDeadLetterStreamOptions(
   all: readonly Readonly<DeadLetterStreamOptions>[],
@@ -169,9 +170,10 @@ export function mergeDeadLetterStreamOptions(
       const v = o[field];
       if (v !== undefined) out[field] = Math.max(out[field] ?? 0, v);
     }
-    if (o.storage === "file" || (o.storage && out.storage === undefined)) {
-      out.storage = o.storage;
-    }
+  }
+  // Memory only if every actor asked for it: the default is file.
+  if (all.length > 0 && all.every((o) => o.storage === "memory")) {
+    out.storage = "memory";
   }
   return out;
 }
