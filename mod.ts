@@ -48,14 +48,15 @@ export type {
 export { Actors } from "./src/actors.ts";
 export { exponentialBackoff } from "./src/backoff.ts";
 export type { ExponentialBackoffOptions } from "./src/backoff.ts";
-export {
-  MAX_RETRY_DELAY,
-  PermanentError,
-  RetryError,
-} from "./src/outcomes.ts";
+export { MAX_RETRY_DELAY, PermanentError, RetryError } from "./src/outcomes.ts";
 export type { RetryErrorOptions } from "./src/outcomes.ts";
 export type { ActorsConnectOptions } from "./src/actors.ts";
-export { Clock, MINUTE_PASSED, nextFireTimes, tickCodec } from "./src/clock/clock.ts";
+export {
+  Clock,
+  MINUTE_PASSED,
+  nextFireTimes,
+  tickCodec,
+} from "./src/clock/clock.ts";
 export type {
   ClockOptions,
   ClockReport,
@@ -86,10 +87,10 @@ export { connect, runtime } from "./src/transports/connect.ts";
 export type { Server } from "./src/transports/_connection_options.ts";
 export type { Context } from "./src/context.ts";
 export {
-  DEFAULT_DEAD_LETTER_MAX_AGE,
-  DEFAULT_DEAD_LETTER_MAX_MESSAGES,
   deadLetterStream,
   deadLetterSubject,
+  DEFAULT_DEAD_LETTER_MAX_AGE,
+  DEFAULT_DEAD_LETTER_MAX_MESSAGES,
   DLQ_HEADERS,
 } from "./src/dead_letter.ts";
 export type {

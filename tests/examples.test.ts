@@ -34,7 +34,9 @@ test("examples/08_failures.ts retries, dead-letters the permanent failure and re
   assert.ok(lines.includes("charge 3 done on attempt 3"), out);
   assert.ok(lines.includes("succeeded 3, retried 3, dead-lettered 1"), out);
   assert.ok(
-    lines.includes("dead letter: permanent, PermanentError: charge 4: negative amount"),
+    lines.includes(
+      "dead letter: permanent, PermanentError: charge 4: negative amount",
+    ),
     out,
   );
   assert.ok(lines.includes("replayed and succeeded 1"), out);

@@ -164,9 +164,13 @@ test("a handler that resolves is acked", async () => {
 test("a failing attempt is nak'd with retryDelay[attempt - 1], the last entry repeating", async () => {
   for (const [count, delay] of [[1, 500], [2, 1000], [4, 4000]] as const) {
     const h = harness();
-    const { answers } = await runJob(h, actor(() => {
-      throw new Error("boom");
-    }), { deliveryCount: count });
+    const { answers } = await runJob(
+      h,
+      actor(() => {
+        throw new Error("boom");
+      }),
+      { deliveryCount: count },
+    );
     assert.deepEqual(answers, [{ kind: "nak", delay }], `attempt ${count}`);
   }
   const h = harness();
@@ -325,9 +329,12 @@ test("an error named PermanentError from another copy of the package is permanen
   const foreign = new Error("x");
   foreign.name = "PermanentError";
   const h = harness();
-  await runJob(h, actor(() => {
-    throw foreign;
-  }));
+  await runJob(
+    h,
+    actor(() => {
+      throw foreign;
+    }),
+  );
   assert.equal(h.deadLetters[0]!.headers[DLQ_HEADERS.reason], "permanent");
 });
 
@@ -491,7 +498,10 @@ test("a timed-out last attempt is dead-lettered once the handler settles", async
   finish(new Error("late"));
   await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(answers, [{ kind: "term", reason: undefined }]);
-  assert.match(h.deadLetters[0]!.headers[DLQ_HEADERS.error]!, /JobTimeoutError/);
+  assert.match(
+    h.deadLetters[0]!.headers[DLQ_HEADERS.error]!,
+    /JobTimeoutError/,
+  );
 });
 
 test("a replayed dead letter runs only in the actor it names; others ack it unrun", async () => {
@@ -625,8 +635,7 @@ test("Actor checks the new failure options", () => {
     /deadLetter.replicas must be a positive integer up to 5/,
   );
   assert.throws(
-    () =>
-      actor(() => {}, { deadLetter: { storage: "disk" as "file" } }),
+    () => actor(() => {}, { deadLetter: { storage: "disk" as "file" } }),
     /deadLetter.storage must be "file" or "memory"/,
   );
   assert.throws(

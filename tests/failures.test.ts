@@ -59,7 +59,10 @@ test("maxJobs is a hard cap: handlers that ignore ctx.signal past jobTimeout kee
   assert.equal(report.timedOut, 8);
   assert.equal(report.deadLettered, 4);
   assert.equal(report.succeeded, 0);
-  assert.equal(logger.find(/keeps its slot until its handler settles/).length, 8);
+  assert.equal(
+    logger.find(/keeps its slot until its handler settles/).length,
+    8,
+  );
   assert.ok(logger.find(/timed-out job settled/).length >= 8);
 });
 
@@ -324,9 +327,19 @@ test("deadLetters() lists hundreds in a few round trips, honouring limit and act
   await Promise.all(
     Array.from({ length: 300 }, () => app.pub.js.publish("many-dead", garbage)),
   );
-  await app.sub.listen({ burst: true, batch: 256, maxJobs: 512, logger: silentLogger });
+  await app.sub.listen({
+    burst: true,
+    batch: 256,
+    maxJobs: 512,
+    logger: silentLogger,
+  });
   await waitFor(async () => {
-    await app.sub.listen({ burst: true, batch: 256, maxJobs: 512, logger: silentLogger });
+    await app.sub.listen({
+      burst: true,
+      batch: 256,
+      maxJobs: 512,
+      logger: silentLogger,
+    });
     const a = await consumerInfo(app.sub.nc, "many-dead", "many-a");
     const b = await consumerInfo(app.sub.nc, "many-dead", "many-b");
     return a.num_pending + a.num_ack_pending + b.num_pending +
@@ -389,7 +402,10 @@ test("register() keeps a Python walnats max_deliver and listeners count against 
       .max_deliver,
     5,
   );
-  assert.match(logger2.at("warn")[0]?.message ?? "", /had max_deliver 9; setting 5/);
+  assert.match(
+    logger2.at("warn")[0]?.message ?? "",
+    /had max_deliver 9; setting 5/,
+  );
 });
 
 test("ctx.working() keeps a job without the automatic pulse from being redelivered", async () => {

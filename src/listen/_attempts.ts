@@ -48,7 +48,10 @@ export interface AttemptLimits {
 const SLACK = 1;
 
 /** Deliveries a message spends waiting out its delay: 0 or 1. */
-export function delayWaits(timestamp: number, until: number | undefined): number {
+export function delayWaits(
+  timestamp: number,
+  until: number | undefined,
+): number {
   return until !== undefined && until - timestamp > SLACK ? 1 : 0;
 }
 
