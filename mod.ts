@@ -61,9 +61,11 @@ export type {
   ClockOptions,
   ClockReport,
   ClockRunOptions,
+  TickCodecOptions,
   TickPublisher,
 } from "./src/clock/clock.ts";
-export type { Timers } from "./src/_timers.ts";
+export { systemTimers, TIMERS, timersOf } from "./src/timers.ts";
+export type { Timers } from "./src/timers.ts";
 export { CloudEvent } from "./src/cloud_event.ts";
 export type { CloudEventAttributes } from "./src/cloud_event.ts";
 export { isCodec, isSchema, json, validate } from "./src/codecs/codec.ts";
@@ -76,6 +78,7 @@ export type {
 } from "./src/codecs/codec.ts";
 export { bytes, date, encrypt, gzip, hmac, text } from "./src/codecs/mod.ts";
 export type {
+  DateOptions,
   EncryptKey,
   EncryptOptions,
   GzipOptions,
@@ -84,7 +87,7 @@ export type {
   HmacOptions,
 } from "./src/codecs/mod.ts";
 export { connect, runtime } from "./src/transports/connect.ts";
-export type { Server } from "./src/transports/_connection_options.ts";
+export type { Server } from "./src/transports/connect.ts";
 export type { Context } from "./src/context.ts";
 export {
   deadLetterStream,
@@ -108,6 +111,7 @@ export {
   RequestTimeoutError,
   ShutdownError,
   StreamConfigError,
+  StreamError,
   StreamExistsError,
   ValidationError,
 } from "./src/errors.ts";

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // 08: failures, steered by the handler.
 //
 //   deno run -A examples/08_failures.ts   (NATS_URL, else a local nats-server)
@@ -17,8 +18,8 @@ import {
   PermanentError,
   RetryError,
   silentLogger,
-} from "../mod.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+} from "@walnats/walnats";
+import { NatsServer } from "@walnats/walnats/testing";
 
 const CHARGE = new Event(
   "example-charge",

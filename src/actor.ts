@@ -9,7 +9,7 @@
 /** @ignore */
 import { AckPolicy, type ConsumerConfig } from "@nats-io/jetstream";
 import type { Context } from "./context.ts";
-import type { Event } from "./event.ts";
+import { type Event, isEvent } from "./event.ts";
 import { msToNanos } from "./limits.ts";
 import {
   checkDeadLetterStreamOptions,
@@ -47,6 +47,15 @@ export type HandlerResult<RI> = [RI] extends [never] ? unknown : RI;
 export interface ActorOptions<T = unknown> {
   /** What the actor does; the consumer's description. */
   description?: string;
+  /**
+   * Check the name with Python walnats' rules instead of ours, for names
+   * shared with Python services: lowercase letters, digits and dashes
+   * anywhere (`user--created`, `-x` pass), no dots (its linter's WNS003
+   * and WNS004). Our default is kebab-case with single dashes.
+   * @default {false}
+   */
+  pythonNames?: boolean;
+
   /**
    * Milliseconds without an ack or pulse after which JetStream redelivers
    * the message to any copy of the actor.
@@ -208,7 +217,7 @@ export class Actor<T = unknown, RI = unknown> {
     handler: Handler<T, HandlerResult<RI>>,
     options: ActorOptions<NoInfer<T>> = {},
   ) {
-    checkName("actor", name);
+    checkName("actor", name, options.pythonNames ? "python" : "kebab");
     const what = `Cannot create actor "${name}"`;
     if (
       typeof event !== "object" || event === null ||
@@ -353,3 +362,18 @@ export class Actor<T = unknown, RI = unknown> {
 /** Any actor, whatever its types. */
 // deno-lint-ignore no-explicit-any
 export type AnyActor = Actor<any, any>;
+
+/**
+ * Whether `value` is an {@linkcode Actor} (by shape, so actors from another
+ * copy of the package count too).
+ *
+ * @param value Anything.
+ * @returns True for an actor.
+ */
+export function isActor(value: unknown): value is AnyActor {
+  return typeof value === "object" && value !== null &&
+    typeof (value as AnyActor).name === "string" &&
+    typeof (value as AnyActor).handler === "function" &&
+    typeof (value as AnyActor).consumerConfig === "function" &&
+    isEvent((value as AnyActor).event);
+}

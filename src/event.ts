@@ -35,6 +35,16 @@ import {
 export interface EventOptions<T = unknown, I = T> {
   /** What the event means; shown as the stream's description. */
   description?: string;
+  /**
+   * Check the name with Python walnats' rules instead of ours, for names
+   * shared with Python services: lowercase letters, digits and dashes
+   * anywhere (`user--created`, `-x` pass), no dots (its linter's WNS003
+   * and WNS004). Our default is kebab-case with single dashes, and dots
+   * allowed between words.
+   * @default {false}
+   */
+  pythonNames?: boolean;
+
   /** Limits of the event's stream. @default {{}} */
   limits?: Limits;
   /**
@@ -118,7 +128,7 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
     schemaOrCodec: Schema<I, T> | Codec<T, I>,
     options: EventOptions<T, I> = {},
   ) {
-    checkName("event", name);
+    checkName("event", name, options.pythonNames ? "python" : "kebab");
     checkDescription("event", name, options.description);
     checkLimits(name, options.limits ?? {});
     if (options.codec !== undefined && !isCodec(options.codec)) {
@@ -231,3 +241,16 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
 
 /** Any event, whatever its payload types. */
 export type AnyEvent = Event<unknown, unknown, unknown, unknown>;
+
+/**
+ * Whether `value` is an {@linkcode Event} (by shape, so events from another
+ * copy of the package count too).
+ *
+ * @param value Anything.
+ * @returns True for an event.
+ */
+export function isEvent(value: unknown): value is AnyEvent {
+  return typeof value === "object" && value !== null &&
+    typeof (value as AnyEvent).name === "string" &&
+    typeof (value as AnyEvent).streamConfig === "function";
+}

@@ -16,5 +16,8 @@ export {
   findNatsServer,
   NatsServer,
   NatsServerNotFoundError,
+  runningServers,
 } from "./server.ts";
 export type { NatsServerOptions } from "./server.ts";
+export { assertNoLeaks, leaks } from "./leaks.ts";
+export type { Leaks } from "./leaks.ts";
