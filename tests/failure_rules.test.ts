@@ -639,7 +639,10 @@ test("Actor checks the new failure options", () => {
     /deadLetter.storage must be "file" or "memory"/,
   );
   assert.throws(
-    () => actor(() => {}, { deadLetter: { maxAgee: 1 } as unknown as {} }),
+    () =>
+      actor(() => {}, {
+        deadLetter: { maxAgee: 1 } as unknown as { maxAge: number },
+      }),
     /unknown deadLetter option "maxAgee"/,
   );
   assert.throws(

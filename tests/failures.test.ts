@@ -5,6 +5,7 @@
 // rules as fast unit tests; tests/actors.test.ts the basic rows.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import * as v from "valibot";
 import { jetstreamManager } from "@nats-io/jetstream";
 import {
@@ -28,6 +29,11 @@ import { MemoryLogger } from "./_fakes.ts";
 import { Child } from "./_process.ts";
 
 const Num = v.object({ n: v.number() });
+
+// The figures these tests measure, printed for the test log.
+function figure(line: string): void {
+  process.stderr.write(`[figure] ${line}\n`);
+}
 
 test("maxJobs is a hard cap: handlers that ignore ctx.signal past jobTimeout keep their slots", async () => {
   await using server = await NatsServer.start();
@@ -53,7 +59,7 @@ test("maxJobs is a hard cap: handlers that ignore ctx.signal past jobTimeout kee
   });
   await settled(app.sub.nc, "stubborn", "stubborn-worker", { timeout: 30_000 });
   const report = await listening.stop();
-  console.log(`peak concurrency ${peak} with maxJobs 1 (${runs} runs)`);
+  figure(`peak concurrency ${peak} with maxJobs 1 (${runs} runs)`);
   assert.equal(peak, 1, `peak concurrency ${peak} > maxJobs 1`);
   assert.equal(runs, 8, "4 messages x 2 attempts, never overlapping");
   assert.equal(report.timedOut, 8);
@@ -84,7 +90,7 @@ test("a delayed message emitted into a backlog runs exactly maxAttempts times wi
   });
   await settled(app.sub.nc, "late-backlog", "late-worker");
   const report = await listening.stop();
-  console.log(`backlogged delayed message: attempts ${attempts.join(",")}`);
+  figure(`backlogged delayed message: attempts ${attempts.join(",")}`);
   assert.deepEqual(attempts, [1, 2]);
   assert.equal(report.delayed, 1);
   const dead = await app.sub.deadLetters(LATE);
@@ -109,7 +115,7 @@ test("a delayed message that keeps failing counts attempts 1, 2, 3 and runs thre
   await settled(app.sub.nc, "late-fail", "late-fail-worker");
   await waitFor(async () => (await app.sub.deadLetters(LATE)).length === 1);
   await listening.stop();
-  console.log(`delayed failing message: attempts ${attempts.join(",")}`);
+  figure(`delayed failing message: attempts ${attempts.join(",")}`);
   assert.deepEqual(attempts, [1, 2, 3]);
   assert.equal((await app.sub.deadLetters(LATE))[0]!.attempts, 3);
 });
@@ -186,7 +192,7 @@ test("with all defaults an always-failing message is dead-lettered after 5 attem
   });
   const took = performance.now() - t0;
   await listening.stop();
-  console.log(`always-failing, all defaults: dead-lettered in ${took} ms`);
+  figure(`always-failing, all defaults: dead-lettered in ${took} ms`);
   assert.deepEqual(attempts, [1, 2, 3, 4, 5]);
   // 500 + 1000 + 2000 + 4000 ms of retry delays.
   assert.ok(took >= 7_400, `dead-lettered after ${took} ms`);
@@ -283,7 +289,7 @@ test("a ready message on an idle listener starts within milliseconds at any phas
   }
   latencies.push(await start(A_EV, (f) => (onA = f)));
   await listening.stop();
-  console.log(`idle start latencies (ms): ${latencies.map(Math.round)}`);
+  figure(`idle start latencies (ms): ${latencies.map(Math.round)}`);
   for (const ms of latencies) {
     assert.ok(ms < 500, `a ready message waited ${ms} ms: ${latencies}`);
   }
@@ -348,7 +354,7 @@ test("deadLetters() lists hundreds in a few round trips, honouring limit and act
   const t0 = performance.now();
   const all = await app.sub.deadLetters(A);
   const took = performance.now() - t0;
-  console.log(`listed ${all.length} dead letters in ${Math.round(took)} ms`);
+  figure(`listed ${all.length} dead letters in ${Math.round(took)} ms`);
   assert.equal(all.length, 300);
   assert.ok(all.every((d) => d.actor === "many-a" && d.reason === "poison"));
   const seqs = all.map((d) => d.sequence);
