@@ -188,15 +188,17 @@ test("with all defaults an always-failing message is dead-lettered after 5 attem
     throw new Error("never works");
   });
   await using app = await connectActors(server, HOPELESS);
-  await using listening = listenInBackground(app.sub, {
-    logger: silentLogger,
-  });
+  const logger = new MemoryLogger();
+  await using listening = listenInBackground(app.sub, { logger });
   const t0 = performance.now();
   await app.pub.emit(EV, { n: 1 });
   await waitFor(async () => (await app.sub.deadLetters(HOPELESS)).length, {
-    timeout: 60_000,
-    interval: 100,
-    what: "the dead letter",
+    timeout: 90_000,
+    interval: 250,
+    what: () =>
+      `the dead letter; attempts ${attempts}; log:\n${
+        logger.entries.map((e) => `${e.level} ${e.message}`).join("\n")
+      }`,
   });
   const took = performance.now() - t0;
   await listening.stop();
