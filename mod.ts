@@ -159,3 +159,22 @@ export type {
   ReplayOptions,
   SubscriberRegisterOptions,
 } from "./src/listen/subscriber.ts";
+export { health, healthHandler } from "./src/ops/health.ts";
+export type {
+  ConnectionState,
+  Health,
+  HealthHandlerOptions,
+  HealthOptions,
+  HealthSource,
+} from "./src/ops/health.ts";
+export { status } from "./src/ops/status.ts";
+export type {
+  ActorRef,
+  ActorStatus,
+  ConfigCheck,
+  ConfigDifference,
+  EventStatus,
+  Status,
+  StatusOptions,
+} from "./src/ops/status.ts";
+export type { EmitObserver, EmitRecord } from "./src/ops/emit_observer.ts";

@@ -287,7 +287,10 @@ export class RequestTimeoutError extends Error {
   }
 }
 
-/** A payload is larger than the event's `maxMessageSize` limit. */
+/**
+ * A payload is larger than the event's `maxMessageSize` limit, or than the
+ * server's `max_payload` less the headroom a dead letter needs.
+ */
 export class PayloadTooLargeError extends RangeError {
   /**
    * Always `"PayloadTooLargeError"`: shown in logs and stack traces, and
@@ -306,10 +309,19 @@ export class PayloadTooLargeError extends RangeError {
    * @param size Payload size in bytes.
    * @param limit Limit in bytes.
    * @param what Which limit ("maxMessageSize" or the server's max_payload).
+   * @param why Why the limit is what it is, appended to the message.
    */
-  constructor(event: string, size: number, limit: number, what: string) {
+  constructor(
+    event: string,
+    size: number,
+    limit: number,
+    what: string,
+    why?: string,
+  ) {
     super(
-      `Cannot emit event "${event}": the encoded payload is ${size} bytes, over the ${what} limit of ${limit} bytes`,
+      `Cannot emit event "${event}": the encoded payload is ${size} bytes, over the ${what} limit of ${limit} bytes${
+        why === undefined ? "" : `: ${why}`
+      }`,
     );
     this.size = size;
     this.limit = limit;

@@ -40,7 +40,8 @@ export interface EmitOptions {
   traceId?: string;
   /**
    * Milliseconds to wait before any handler may run the message
-   * (`Walnats-Delay`, stamped as UTC epoch seconds).
+   * (`Walnats-Delay`, stamped as UTC epoch seconds). At most 365 days, and
+   * shorter than the event's `maxAge`.
    */
   delay?: number;
   /**

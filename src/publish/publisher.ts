@@ -28,6 +28,7 @@ import { inboxPrefix } from "../transports/_connection_options.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
 import { asError, deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
+import { deadLetterHeadroom } from "../_bounds.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -46,6 +47,9 @@ import type {
 } from "./options.ts";
 import { upsertStream } from "./_streams.ts";
 import { buildHeaders, type Extra, headerSize } from "./_wire.ts";
+import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
+import { type Health, health } from "../ops/health.ts";
+import { type Status, status } from "../ops/status.ts";
 
 export type {
   EmitFailure,
@@ -89,6 +93,7 @@ export class Publisher implements AsyncDisposable {
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
   readonly #hooks: readonly HeaderHook[];
+  readonly #observers: readonly EmitObserver[];
   readonly #feeds = new Set<MonitorFeed>();
   #closed = false;
 
@@ -96,7 +101,9 @@ export class Publisher implements AsyncDisposable {
     opened: Opened,
     events: readonly AnyEvent[],
     hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[],
   ) {
+    this.#observers = observers;
     this.nc = opened.nc;
     this.js = opened.js;
     this.#jsm = opened.jsm;
@@ -114,8 +121,9 @@ export class Publisher implements AsyncDisposable {
     opened: Opened,
     events: readonly AnyEvent[],
     hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[] = [],
   ): Publisher {
-    return new Publisher(opened, events, hooks);
+    return new Publisher(opened, events, hooks, observers);
   }
 
   /** The registered events. */
@@ -196,6 +204,15 @@ export class Publisher implements AsyncDisposable {
       );
     }
     let headers = buildHeaders(event.name, options, extra);
+    const maxAge = event.limits.maxAge;
+    if (
+      options.delay !== undefined && maxAge !== undefined &&
+      options.delay >= maxAge
+    ) {
+      throw new RangeError(
+        `Cannot emit event "${event.name}": delay (${options.delay} ms) must be shorter than the stream's maxAge (${maxAge} ms), or the message expires before it is due`,
+      );
+    }
     if (this.#hooks.length > 0) {
       headers ??= natsHeaders();
       for (const hook of this.#hooks) hook(event, headers);
@@ -212,12 +229,16 @@ export class Publisher implements AsyncDisposable {
       );
     }
     const maxPayload = this.nc.info?.max_payload;
-    if (maxPayload !== undefined && size > maxPayload) {
+    const headroom = maxPayload === undefined
+      ? 0
+      : deadLetterHeadroom(maxPayload);
+    if (maxPayload !== undefined && size > maxPayload - headroom) {
       throw new PayloadTooLargeError(
         event.name,
         size,
-        maxPayload,
-        "server's max_payload (headers count too)",
+        maxPayload - headroom,
+        "dead-letter-safe (headers count too)",
+        `the server's max_payload is ${maxPayload} bytes and ${headroom} are kept free so the message can always be dead-lettered with the story of its failure`,
       );
     }
     return { data, headers };
@@ -228,12 +249,40 @@ export class Publisher implements AsyncDisposable {
     data: Uint8Array,
     headers: MsgHdrs | undefined,
   ): Promise<EmitResult> {
-    const ack = await this.js.publish(
-      event.subject,
-      data,
-      headers ? { headers } : undefined,
-    );
-    return toResult(ack);
+    if (this.#observers.length === 0) {
+      const ack = await this.js.publish(
+        event.subject,
+        data,
+        headers ? { headers } : undefined,
+      );
+      return toResult(ack);
+    }
+    const start = performance.now();
+    try {
+      const result = toResult(
+        await this.js.publish(
+          event.subject,
+          data,
+          headers ? { headers } : undefined,
+        ),
+      );
+      notifyEmit(this.#observers, {
+        event,
+        duration: performance.now() - start,
+        outcome: result.duplicate ? "duplicate" : "ok",
+        sync: true,
+      });
+      return result;
+    } catch (error) {
+      notifyEmit(this.#observers, {
+        event,
+        duration: performance.now() - start,
+        outcome: "error",
+        sync: true,
+        error: asError(error),
+      });
+      throw error;
+    }
   }
 
   /**
@@ -249,11 +298,12 @@ export class Publisher implements AsyncDisposable {
    * @returns The stream's acknowledgement, or `undefined` with `sync: false`.
    * @throws {ValidationError} The payload does not match the schema.
    * @throws {PayloadTooLargeError} The encoded message (payload and
-   *   headers) is over the event's `maxMessageSize` or the server's
-   *   `max_payload`.
+   *   headers) is over the event's `maxMessageSize`, or over the server's
+   *   `max_payload` less 4096 bytes kept so it can always be dead-lettered.
    * @throws {TypeError} The event is not registered, the publisher is
    *   closed, or `uid` or a `meta` header is malformed.
-   * @throws {RangeError} `delay` is negative or not finite.
+   * @throws {RangeError} `delay` is negative, not finite, over 365 days, or
+   *   not shorter than the event's `maxAge`.
    *
    * @example Emit with options
    * ```ts ignore
@@ -315,6 +365,14 @@ export class Publisher implements AsyncDisposable {
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
+      if (this.#observers.length > 0) {
+        notifyEmit(this.#observers, {
+          event: ev,
+          duration: 0,
+          outcome: "ok",
+          sync: false,
+        });
+      }
       return undefined;
     }
     return await this.#publish(ev, data, headers);
@@ -517,6 +575,37 @@ export class Publisher implements AsyncDisposable {
     );
     if (!feed.ended) this.#feeds.add(feed);
     return feed;
+  }
+
+  /**
+   * The state of the registered events' streams on the server, and of every
+   * consumer on them (the publisher does not know the actors' code, so
+   * their configuration is not checked). See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every registered
+   * event's stream. Serve it with `healthHandler(pub)`.
+   *
+   * @param options Milliseconds each check may take.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(options: { timeout?: number } = {}): Promise<Health> {
+    return await health(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
   }
 
   /** Whether {@linkcode close} was called. */
