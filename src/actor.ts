@@ -86,14 +86,10 @@ export interface ActorOptions<T = unknown> {
   jobTimeout?: number;
   /**
    * Milliseconds to wait before retry N (`retryDelay[N-1]`); the last entry
-<<<<<<< HEAD
-   * repeats. An empty list retries at once. A function gets the failed
-   * attempt (1-based) and returns the milliseconds, e.g.
-   * `exponentialBackoff({ base: 500, max: 60_000 })`.
-=======
    * repeats. An empty list retries at once. Each at most 365 days, and
-   * shorter than the event's `maxAge`.
->>>>>>> main
+   * shorter than the event's `maxAge`. A function gets the failed attempt
+   * (1-based) and returns the milliseconds, e.g.
+   * `exponentialBackoff({ base: 500, max: 60_000 })`.
    * @default {[500, 1000, 2000, 4000]}
    */
   retryDelay?: number[] | ((attempt: number) => number);
@@ -231,31 +227,17 @@ export class Actor<T = unknown, RI = unknown> {
       throw new TypeError(`${what}: handler must be a function`);
     }
     checkDescription("actor", name, options.description);
-<<<<<<< HEAD
-    checkPositiveInteger(what, "ackWait", options.ackWait, " (milliseconds)");
+    checkTimeout(what, "ackWait", options.ackWait);
     if (options.maxAttempts !== Infinity) {
       checkPositiveInteger(what, "maxAttempts", options.maxAttempts);
     }
     checkPositiveInteger(what, "maxAckPending", options.maxAckPending);
     checkPositiveInteger(what, "maxJobs", options.maxJobs);
-    checkPositiveInteger(
-      what,
-      "jobTimeout",
-      options.jobTimeout,
-      " (milliseconds)",
-    );
+    checkTimeout(what, "jobTimeout", options.jobTimeout);
     if (
       options.retryDelay !== undefined &&
       typeof options.retryDelay !== "function"
     ) {
-=======
-    checkTimeout(what, "ackWait", options.ackWait);
-    checkPositiveInteger(what, "maxAttempts", options.maxAttempts);
-    checkPositiveInteger(what, "maxAckPending", options.maxAckPending);
-    checkPositiveInteger(what, "maxJobs", options.maxJobs);
-    checkTimeout(what, "jobTimeout", options.jobTimeout);
-    if (options.retryDelay !== undefined) {
->>>>>>> main
       if (!Array.isArray(options.retryDelay)) {
         throw new TypeError(
           `${what}: retryDelay must be an array or a function`,

@@ -24,13 +24,9 @@ import {
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import type { AnyEvent } from "./event.ts";
 import { upsertStream } from "./publish/_streams.ts";
-<<<<<<< HEAD
 import { HEADER_ID, HEADER_REPLAY_ACTOR } from "./headers.ts";
 import { msToNanos } from "./limits.ts";
-=======
-import { HEADER_ID } from "./headers.ts";
 import { deadLetterCopy, DLQ_HEADERS } from "./_dead_letter_copy.ts";
->>>>>>> main
 
 /**
  * Why a message was dead-lettered: `"poison"` (it did not decode or
@@ -471,10 +467,7 @@ export async function replayDeadLetters(
       if (key === HEADER_ID || key === HEADER_REPLAY_ACTOR) continue;
       h.set(key, value);
     }
-<<<<<<< HEAD
     if (letter.actor) h.set(HEADER_REPLAY_ACTOR, letter.actor);
-    await js.publish(letter.subject, letter.data, { headers: h });
-=======
     await js.publish(letter.subject, data, { headers: h });
     if (letter.truncated) {
       // Otherwise the parked original would come back to the actor.
@@ -484,7 +477,6 @@ export async function replayDeadLetters(
         false,
       );
     }
->>>>>>> main
     await jsm.streams.deleteMessage(
       deadLetterStream(letter.stream),
       letter.sequence,

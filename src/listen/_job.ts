@@ -216,39 +216,9 @@ export class Job {
     const meta = msg.meta;
     const h = msg.headers;
 
-<<<<<<< HEAD
     // A replayed dead letter is for the actor that dead-lettered it alone.
     const replayTo = h?.get(HEADER_REPLAY_ACTOR);
     if (replayTo && replayTo !== actor.name) {
-=======
-    // Delay: nak for the time left, without calling anything. A header
-    // that is malformed or beyond what can be waited is poison.
-    const delay = judgeDelay(
-      h?.get(HEADER_DELAY),
-      env.timers.now(),
-      meta.timestamp,
-      actor.event.limits.maxAge,
-    );
-    if (delay.kind === "wait") {
-      this.#claimed = true;
-      stats.delayed++;
-      msg.nak(delay.ms);
-      this.#settle();
-      return;
-    }
-    if (delay.kind === "poison") {
-      this.#claimed = true;
-      this.#hooksFailure(delay.error, undefined, "dead-letter");
-      await this.#deadLetter("poison", delay.error, stats);
-      return;
-    }
-    const delayedStart = delay.delayed && meta.deliveryCount > 1;
-    this.attempt = Math.max(1, meta.deliveryCount - (delayedStart ? 1 : 0));
-
-    // The previous attempt was the last one and never reported back (its
-    // process died): dead-letter without running it again.
-    if (actor.maxAttempts !== undefined && this.attempt > actor.maxAttempts) {
->>>>>>> main
       this.#claimed = true;
       stats.skipped++;
       msg.ack();
@@ -256,13 +226,33 @@ export class Job {
       return;
     }
 
-    // Delay: nak for the time left, without calling anything; attempts
-    // counted exactly from the delivery count (see _attempts.ts).
+    // Delay: a header that is malformed or beyond what can be waited is
+    // poison; otherwise nak for the time left, without calling anything,
+    // and count attempts exactly from the delivery count (_attempts.ts).
+    const now = env.timers.now();
+    const delay = judgeDelay(
+      h?.get(HEADER_DELAY),
+      now,
+      meta.timestamp,
+      actor.event.limits.maxAge,
+    );
+    if (delay.kind === "poison") {
+      this.#claimed = true;
+      this.#attempts = 0; // the handler never ran
+      this.#hooksFailure(delay.error, undefined, "dead-letter");
+      await this.#deadLetter("poison", delay.error, stats);
+      return;
+    }
+    const until = delay.kind === "wait"
+      ? now + delay.ms
+      : delay.delayed
+      ? now
+      : undefined;
     const plan = planDelivery({
       deliveryCount: meta.deliveryCount,
       timestamp: meta.timestamp,
-      until: parseDelay(h?.get(HEADER_DELAY)),
-      now: env.timers.now(),
+      until,
+      now,
     }, { maxAttempts: actor.maxAttempts, maxDeliver: this.maxDeliver });
     if (plan.kind === "wait") {
       this.#claimed = true;
