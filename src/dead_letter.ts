@@ -468,7 +468,15 @@ export async function replayDeadLetters(
       h.set(key, value);
     }
     if (letter.actor) h.set(HEADER_REPLAY_ACTOR, letter.actor);
-    await js.publish(letter.subject, data, { headers: h });
+    try {
+      await js.publish(letter.subject, data, { headers: h });
+    } catch (error) {
+      // A message at the server's max_payload has no room for the scoping
+      // header: replay it to the whole event rather than not at all.
+      if (!letter.actor || !/max_payload/.test(String(error))) throw error;
+      h.delete(HEADER_REPLAY_ACTOR);
+      await js.publish(letter.subject, data, { headers: h });
+    }
     if (letter.truncated) {
       // Otherwise the parked original would come back to the actor.
       await jsm.streams.deleteMessage(

@@ -291,7 +291,7 @@ test("a delayed message whose last attempt died is dead-lettered with the true c
   assert.equal(h.deadLetters[0]!.headers[DLQ_HEADERS.attempts], "3");
 });
 
-test("a message without a delay header, or with a delay not after its stored time, waits for nothing", async () => {
+test("a message without a delay header, or with a delay not after its stored time, waits for nothing; a malformed one is poison", async () => {
   const attempts: number[] = [];
   const A = actor((_m, ctx) => void attempts.push(ctx.attempt));
   const h = harness();
@@ -301,12 +301,18 @@ test("a message without a delay header, or with a delay not after its stored tim
     timestamp,
     headers: { [HEADER_DELAY]: String((timestamp - 60_000) / 1000) },
   });
-  await runJob(h, A, {
+  await runJob(h, A, { deliveryCount: 1 });
+  assert.deepEqual(attempts, [1, 1]);
+  assert.equal(h.stats.delayed, 0);
+  // A malformed header is poison: never run, dead-lettered with 0 attempts.
+  const bad = await runJob(h, A, {
     deliveryCount: 1,
     headers: { [HEADER_DELAY]: "not a number" },
   });
+  assert.deepEqual(bad.answers, [{ kind: "term", reason: undefined }]);
   assert.deepEqual(attempts, [1, 1]);
-  assert.equal(h.stats.delayed, 0);
+  assert.equal(h.deadLetters[0]!.headers[DLQ_HEADERS.reason], "poison");
+  assert.equal(h.deadLetters[0]!.headers[DLQ_HEADERS.attempts], "0");
 });
 
 test("PermanentError dead-letters at once with reason permanent", async () => {
