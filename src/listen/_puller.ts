@@ -10,8 +10,25 @@ import { inboxPrefix } from "../transports/_connection_options.ts";
 import { Job, type JobEnv, type JobStats } from "./_job.ts";
 import { ackParser, type DeliveryMeta, JobMessage } from "./_jsmsg.ts";
 import type { Scheduler, SlotWaiter } from "./_scheduler.ts";
+import { RecentSet } from "./_recent.ts";
 
 const encoder = new TextEncoder();
+// How many acked stream sequences each actor remembers: more than can be in
+// flight in any failover window (maxAckPending is 1000 by default).
+const ACKED_MEMORY = 8192;
+
+/**
+ * Milliseconds between the server's idle heartbeats on a waiting pull
+ * request (nats-server 2.9+; at most half the request's expiry).
+ */
+export function heartbeat(pollDelay: number): number {
+  return Math.max(1, Math.min(500, Math.floor(pollDelay / 2)));
+}
+
+/** Milliseconds of silence after which the requests out count as lost. */
+export function lostAfter(pollDelay: number): number {
+  return 2 * heartbeat(pollDelay) + 250;
+}
 
 export interface PullerOptions {
   /** Most messages asked for in one pull request. */
@@ -62,6 +79,8 @@ export class Puller implements SlotWaiter {
   /** Delivered messages that found no credit (after a credit reset). */
   readonly #backlog: JobMessage[] = [];
   readonly #jobs = new Set<Job>();
+  /** Stream sequences acked lately (see RecentSet). */
+  readonly #acked = new RecentSet(ACKED_MEMORY);
   #idle = false;
   #lastHeard = 0;
   #stopping = false;
@@ -136,7 +155,7 @@ export class Puller implements SlotWaiter {
         for (const m of this.#backlog) m.working();
       }, Math.max(1, actor.ackWait / 2)));
     }
-    const sweep = Math.max(5, Math.min(1000, actor.jobTimeout / 10));
+    const sweep = Math.max(5, Math.min(250, actor.jobTimeout / 10));
     this.#timers.push(timers.setInterval(() => this.#tick(), sweep));
     this.wake();
   }
@@ -148,11 +167,12 @@ export class Puller implements SlotWaiter {
       if (job.started !== 0 && now > job.deadline) job.timeout(this.#stats);
     }
     if (
-      this.#outstanding > 0 &&
-      now - this.#lastHeard > this.#opts.pollDelay + 5_000
+      (this.#outstanding > 0 || this.#probeOut) &&
+      now - this.#lastHeard > lostAfter(this.#opts.pollDelay)
     ) {
-      // Requests were lost (connection drop, server restart): nobody will
-      // answer them, so give their slots back and ask again.
+      // Requests were lost (a consumer leader died, the connection dropped,
+      // the server forgot an expired one): their heartbeats stopped, so
+      // nobody will answer them. Give their slots back and ask again.
       this.resetCredit();
     }
   }
@@ -218,7 +238,9 @@ export class Puller implements SlotWaiter {
   #request(inbox: string, n: number): void {
     const request = this.#opts.burst
       ? `{"batch":${n},"no_wait":true}`
-      : `{"batch":${n},"expires":${this.#opts.pollDelay * 1_000_000}}`;
+      : `{"batch":${n},"expires":${
+        this.#opts.pollDelay * 1_000_000
+      },"idle_heartbeat":${heartbeat(this.#opts.pollDelay) * 1_000_000}}`;
     try {
       this.#nc.publish(this.#pullSubject, encoder.encode(request), {
         reply: inbox,
@@ -265,6 +287,22 @@ export class Puller implements SlotWaiter {
    */
   #deliver(m: JobMessage, reserved: boolean): void {
     this.#idle = false;
+    if (
+      m.meta.deliveryCount > 1 && this.#acked.has(m.meta.streamSequence)
+    ) {
+      // Handled and acked here already, but the ack was lost (a consumer
+      // leader failed over before it was replicated): ack it again rather
+      // than run the handler twice.
+      m.ack();
+      this.#env.logger.info("redelivered after its ack was lost; acked again", {
+        actor: this.actor.name,
+        sequence: m.meta.streamSequence,
+      });
+      if (reserved) this.#scheduler.release(1);
+      this.#checkDrained();
+      if (!this.#opts.burst) this.wake();
+      return;
+    }
     if (this.#stopping) {
       // Shutting down: hand it back at once for another copy to take.
       if (reserved) this.#scheduler.release(1);
@@ -374,6 +412,7 @@ export class Puller implements SlotWaiter {
 
   readonly #jobSettled = (job: Job): void => {
     this.#jobs.delete(job);
+    if (job.msg.acked) this.#acked.add(job.msg.meta.streamSequence);
     // Queue this actor before giving the slot back, so the slot goes to the
     // highest-priority waiter, this actor included.
     if (!this.#stopping) this.#scheduler.wait(this);

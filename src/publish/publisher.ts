@@ -7,28 +7,22 @@
 // `@ignore`: the types of these two packages are public there; deno doc
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import type {
-  JetStreamClient,
-  JetStreamManager,
-  PubAck,
-} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 /** @ignore */
 import {
   createInbox,
-  headers as natsHeaders,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
 } from "@nats-io/nats-core";
 import { CloudEvent } from "../cloud_event.ts";
 import type { Codec } from "../codecs/codec.ts";
-import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
+import { RequestTimeoutError } from "../errors.ts";
 import type { AnyEvent, Event } from "../event.ts";
 import { inboxPrefix } from "../transports/_connection_options.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
-import { asError, deadline } from "../_async.ts";
+import { deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
-import { deadLetterHeadroom } from "../_bounds.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -46,7 +40,10 @@ import type {
   RequestOptions,
 } from "./options.ts";
 import { upsertStream } from "./_streams.ts";
-import { buildHeaders, type Extra, headerSize } from "./_wire.ts";
+import { inWindow } from "./_window.ts";
+import { sendAcked } from "./_send.ts";
+import type { Extra } from "./_wire.ts";
+import { type Prepared, prepareEmit } from "./_prepare.ts";
 import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
 import { type Health, health } from "../ops/health.ts";
 import { type Status, status } from "../ops/status.ts";
@@ -67,21 +64,27 @@ export type {
 
 const DEFAULT_WINDOW = 256;
 const DEFAULT_TIMEOUT = 4000;
+/** Milliseconds an acknowledged emit may take, retries included. */
+const EMIT_TIMEOUT = 5000;
 
 /**
  * A publisher: the connection made by {@linkcode Events.connect}.
  *
  * @example Emit and read the acknowledgement
- * ```ts ignore
+ * ```ts
  * import * as v from "valibot";
  * import { Event, Events } from "@walnats/walnats";
+ * import { NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
+ * await using server = await NatsServer.start();
  * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
- * await using pub = await new Events(USER_CREATED).connect();
+ * await using pub = await new Events(USER_CREATED).connect(server.url);
  * await pub.register();
- * const { sequence, duplicate } = await pub.emit(USER_CREATED, { id: 1 }, {
- *   uid: "user-1",
- * });
+ * const first = await pub.emit(USER_CREATED, { id: 1 }, { uid: "user-1" });
+ * const again = await pub.emit(USER_CREATED, { id: 1 }, { uid: "user-1" });
+ * assert.deepEqual(first, { sequence: 1, duplicate: false });
+ * assert.equal(again.duplicate, true); // stored once
  * ```
  */
 export class Publisher implements AsyncDisposable {
@@ -190,99 +193,30 @@ export class Publisher implements AsyncDisposable {
   }
 
   /** Encode, check size, and build headers; nothing is sent. */
-  async #prepare(
+  #prepare(
     event: AnyEvent,
     message: unknown,
     options: EmitOptions,
     extra: Extra,
-  ): Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }> {
-    const encoded = event.codec.encode(message);
-    const data = encoded instanceof Promise ? await encoded : encoded;
-    if (!(data instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
-      );
-    }
-    let headers = buildHeaders(event.name, options, extra);
-    const maxAge = event.limits.maxAge;
-    if (
-      options.delay !== undefined && maxAge !== undefined &&
-      options.delay >= maxAge
-    ) {
-      throw new RangeError(
-        `Cannot emit event "${event.name}": delay (${options.delay} ms) must be shorter than the stream's maxAge (${maxAge} ms), or the message expires before it is due`,
-      );
-    }
-    if (this.#hooks.length > 0) {
-      headers ??= natsHeaders();
-      for (const hook of this.#hooks) hook(event, headers);
-      if (headers.keys().length === 0) headers = undefined;
-    }
-    const size = data.length + headerSize(headers);
-    const limit = event.limits.maxMessageSize;
-    if (limit !== undefined && size > limit) {
-      throw new PayloadTooLargeError(
-        event.name,
-        size,
-        limit,
-        "maxMessageSize (headers count too)",
-      );
-    }
-    const maxPayload = this.nc.info?.max_payload;
-    const headroom = maxPayload === undefined
-      ? 0
-      : deadLetterHeadroom(maxPayload);
-    if (maxPayload !== undefined && size > maxPayload - headroom) {
-      throw new PayloadTooLargeError(
-        event.name,
-        size,
-        maxPayload - headroom,
-        "dead-letter-safe (headers count too)",
-        `the server's max_payload is ${maxPayload} bytes and ${headroom} are kept free so the message can always be dead-lettered with the story of its failure`,
-      );
-    }
-    return { data, headers };
+  ): Promise<Prepared> {
+    return prepareEmit(event, message, options, extra, {
+      hooks: this.#hooks,
+      maxPayload: this.nc.info?.max_payload,
+    });
   }
 
-  async #publish(
+  #publish(
     event: AnyEvent,
     data: Uint8Array,
     headers: MsgHdrs | undefined,
+    timeout: number = EMIT_TIMEOUT,
   ): Promise<EmitResult> {
-    if (this.#observers.length === 0) {
-      const ack = await this.js.publish(
-        event.subject,
-        data,
-        headers ? { headers } : undefined,
-      );
-      return toResult(ack);
-    }
-    const start = performance.now();
-    try {
-      const result = toResult(
-        await this.js.publish(
-          event.subject,
-          data,
-          headers ? { headers } : undefined,
-        ),
-      );
-      notifyEmit(this.#observers, {
-        event,
-        duration: performance.now() - start,
-        outcome: result.duplicate ? "duplicate" : "ok",
-        sync: true,
-      });
-      return result;
-    } catch (error) {
-      notifyEmit(this.#observers, {
-        event,
-        duration: performance.now() - start,
-        outcome: "error",
-        sync: true,
-        error: asError(error),
-      });
-      throw error;
-    }
+    return sendAcked(this.js, this.#jsm, this.#observers, {
+      event,
+      data,
+      headers,
+      timeout,
+    });
   }
 
   /**
@@ -302,17 +236,29 @@ export class Publisher implements AsyncDisposable {
    *   `max_payload` less 4096 bytes kept so it can always be dead-lettered.
    * @throws {TypeError} The event is not registered, the publisher is
    *   closed, or `uid` or a `meta` header is malformed.
-   * @throws {RangeError} `delay` is negative, not finite, over 365 days, or
-   *   not shorter than the event's `maxAge`.
+   * @throws {RangeError} `delay` or `timeout` is negative or not finite,
+   *   or `delay` is over 365 days or not shorter than the event's `maxAge`.
+   * @throws {EmitError} No acknowledgement within `timeout` although the
+   *   emit was retried (no stream leader, server unreachable), or no stream
+   *   listens on the subject; it says whether the message may be stored.
    *
    * @example Emit with options
-   * ```ts ignore
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
    * const ack = await pub.emit(USER_CREATED, { id: 1 }, {
    *   uid: "user-1",
-   *   delay: 60_000,
-   *   meta: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+   *   delay: 60_000, // no handler runs it for a minute
+   *   meta: { tenant: "acme" },
    * });
-   * console.log(ack.sequence, ack.duplicate);
+   * assert.equal(ack.duplicate, false);
    * ```
    */
   emit<I>(
@@ -362,6 +308,7 @@ export class Publisher implements AsyncDisposable {
     options: EmitOptions = {},
   ): Promise<EmitResult | undefined> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
@@ -375,7 +322,7 @@ export class Publisher implements AsyncDisposable {
       }
       return undefined;
     }
-    return await this.#publish(ev, data, headers);
+    return await this.#publish(ev, data, headers, options.timeout);
   }
 
   /**
@@ -395,13 +342,23 @@ export class Publisher implements AsyncDisposable {
    * @throws {RangeError} `window` is not a positive integer.
    *
    * @example Emit in bulk and retry the failures
-   * ```ts ignore
-   * const users = [{ id: 1 }, { id: 2 }, { id: 3 }];
-   * const { failures } = await pub.emitMany(USER_CREATED, users, {
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
+   * const users = [{ id: 1 }, { id: 2 }, { id: Number.NaN }];
+   * const { results, failures } = await pub.emitMany(USER_CREATED, users, {
    *   window: 64,
    *   uid: (user) => `user-${user.id}`,
    * });
-   * const retry = failures.map((f) => users[f.index]!);
+   * assert.equal(results.filter((r) => r !== undefined).length, 2);
+   * assert.deepEqual(failures.map((f) => f.index), [2]); // NaN fails the schema
    * ```
    */
   async emitMany<I>(
@@ -410,6 +367,7 @@ export class Publisher implements AsyncDisposable {
     options: EmitManyOptions<NoInfer<I>> = {},
   ): Promise<EmitManyResult> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(window) || window < 1) {
       throw new RangeError(
@@ -421,43 +379,24 @@ export class Publisher implements AsyncDisposable {
     if (options.delay !== undefined) shared.delay = options.delay;
     if (options.meta !== undefined) shared.meta = options.meta;
     const cloud = options.meta instanceof CloudEvent ? options.meta : undefined;
-    const items = [...messages];
-    const results: (EmitResult | undefined)[] = new Array(items.length)
-      .fill(undefined);
-    const failures: EmitFailure[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < items.length) {
-        const index = next++;
-        const item = items[index] as I;
-        if (options.signal?.aborted) {
-          failures.push({
-            index,
-            error: new Error(
-              `Cannot emit event "${ev.name}": aborted before sending`,
-              { cause: options.signal.reason },
-            ),
-          });
-          continue;
-        }
-        try {
-          const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
-          const uid = options.uid?.(item, index) ?? ceId;
-          const { data, headers } = await this.#prepare(ev, item, shared, {
-            uid,
-            ceId,
-          });
-          results[index] = await this.#publish(ev, data, headers);
-        } catch (error) {
-          failures.push({ index, error: asError(error) });
-        }
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(window, items.length) }, worker),
+    return await inWindow(
+      [...messages] as I[],
+      window,
+      options.signal,
+      () =>
+        new Error(`Cannot emit event "${ev.name}": aborted before sending`, {
+          cause: options.signal?.reason,
+        }),
+      async (item, index) => {
+        const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
+        const uid = options.uid?.(item, index) ?? ceId;
+        const { data, headers } = await this.#prepare(ev, item, shared, {
+          uid,
+          ceId,
+        });
+        return await this.#publish(ev, data, headers, options.timeout);
+      },
     );
-    failures.sort((a, b) => a.index - b.index);
-    return { results, failures };
   }
 
   /**
@@ -479,10 +418,26 @@ export class Publisher implements AsyncDisposable {
    * @throws {RangeError} `timeout` is not a positive number.
    *
    * @example Ask and wait for the answer
-   * ```ts ignore
+   * ```ts
+   * import * as v from "valibot";
+   * import { Actor, Actors, Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
    * const GET_USER = new Event("get-user", v.object({ id: v.number() }))
    *   .withResponse(v.object({ name: v.string() }));
+   * const LOOKUP = new Actor("lookup", GET_USER, (q) => ({ name: `#${q.id}` }));
+   * await using pub = await new Events(GET_USER).connect(server.url);
+   * await pub.register();
+   * await using sub = await new Actors(LOOKUP).connect(server.url);
+   * await sub.register();
+   * const stop = new AbortController();
+   * const listening = sub.listen({ signal: stop.signal });
    * const { name } = await pub.request(GET_USER, { id: 1 }, { timeout: 2000 });
+   * assert.equal(name, "#1");
+   * stop.abort();
+   * await listening;
    * ```
    */
   async request<I, R>(
@@ -557,9 +512,22 @@ export class Publisher implements AsyncDisposable {
    * @throws {TypeError} The publisher is closed.
    *
    * @example Watch everything for ten seconds
-   * ```ts ignore
-   * for await (const item of pub.monitor({ signal: AbortSignal.timeout(10_000) })) {
-   *   console.log(item.event.name, item.error ?? item.message);
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
+   * const feed = pub.monitor({ signal: AbortSignal.timeout(10_000) });
+   * await pub.emit(USER_CREATED, { id: 7 });
+   * for await (const item of feed) {
+   *   assert.equal(item.event.name, "user-created");
+   *   assert.deepEqual("message" in item && item.message, { id: 7 });
+   *   break; // ends the feed
    * }
    * ```
    */
@@ -635,6 +603,15 @@ export class Publisher implements AsyncDisposable {
   }
 }
 
-function toResult(ack: PubAck): EmitResult {
-  return { sequence: ack.seq, duplicate: ack.duplicate };
+function checkTimeout(event: string, timeout: number | undefined): void {
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout))
+  ) {
+    throw new RangeError(
+      `Cannot emit event "${event}": timeout must be a positive number of milliseconds, got ${
+        String(timeout)
+      }`,
+    );
+  }
 }
