@@ -8,6 +8,7 @@
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
 import {
+  type ConsumerInfo,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
@@ -19,10 +20,13 @@ import type { AnyActor } from "../actor.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
 import {
   type DeadLetter,
+  type DeadLetterStreamOptions,
   ensureDeadLetterStream,
   listDeadLetters,
+  mergeDeadLetterStreamOptions,
   replayDeadLetters,
 } from "../dead_letter.ts";
+import { consoleLogger, type Logger } from "../log.ts";
 import { ConsumerConfigError } from "../errors.ts";
 import type { AnyEvent } from "../event.ts";
 import type { RegisterReport } from "../publish/options.ts";
@@ -34,7 +38,12 @@ import { type Status, status } from "../ops/status.ts";
 export type { ListenOptions, ListenReport };
 
 /** Options for {@linkcode Subscriber.register}. */
-export interface ActorsRegisterOptions {
+export interface SubscriberRegisterOptions {
+  /**
+   * Where to report consumers whose settings another fleet changed (a
+   * Python walnats copy of an actor). @default {consoleLogger("warn")}
+   */
+  logger?: Logger;
   /**
    * Create or update the streams of the actors' events first, as the
    * publisher's `register()` does, so that one call sets up everything a
@@ -105,7 +114,14 @@ export class Subscriber implements AsyncDisposable {
    * dead-letter streams of actors that keep dead letters. Safe to run from
    * several processes at once: the server keeps one consumer per actor.
    *
-   * @param options Whether to register the actors' events' streams first.
+   * A consumer that exists with `max_deliver` equal to the actor's
+   * `maxAttempts` was made by Python walnats (which sets `max_deliver =
+   * max_attempts`): its value is kept, not rewritten back and forth by a
+   * mixed fleet, and listeners count attempts against it (see
+   * docs/failures.md). Any other difference is rewritten, with a warning.
+   *
+   * @param options Where to report, and whether to register the actors'
+   *   events' streams first.
    * @returns What was done to each actor's consumer, by actor name.
    * @throws {ConsumerConfigError} The event's stream does not exist (register
    *   the events first), or the server refused the configuration.
@@ -113,11 +129,19 @@ export class Subscriber implements AsyncDisposable {
    *   event's stream configuration.
    */
   async register(
-    options: ActorsRegisterOptions = {},
+    options: SubscriberRegisterOptions = {},
   ): Promise<ActorsRegisterReport> {
-    const events = new Map<string, AnyEvent>();
+    const logger = options.logger ?? consoleLogger("warn");
+    const events = new Map<
+      string,
+      { event: AnyEvent; options: DeadLetterStreamOptions[] }
+    >();
     for (const actor of this.#actors) {
-      if (actor.deadLetter) events.set(actor.event.name, actor.event);
+      if (!actor.deadLetter) continue;
+      const entry = events.get(actor.event.name) ??
+        { event: actor.event, options: [] as DeadLetterStreamOptions[] };
+      entry.options.push(actor.deadLetterStream);
+      events.set(actor.event.name, entry);
     }
     const report: ActorsRegisterReport = {
       created: [],
@@ -129,10 +153,14 @@ export class Subscriber implements AsyncDisposable {
     }
     await Promise.all([
       ...this.#actors.map(async (actor) => {
-        report[await this.#registerOne(actor)].push(actor.name);
+        report[await this.#registerOne(actor, logger)].push(actor.name);
       }),
-      ...[...events.values()].map((event) =>
-        ensureDeadLetterStream(this.#jsm, event)
+      ...[...events.values()].map(({ event, options }) =>
+        ensureDeadLetterStream(
+          this.#jsm,
+          event,
+          mergeDeadLetterStreamOptions(options),
+        )
       ),
     ]);
     for (const list of [report.created, report.updated, report.unchanged]) {
@@ -164,59 +192,83 @@ export class Subscriber implements AsyncDisposable {
     return report;
   }
 
+  #streamMissing(actor: AnyActor, error: JetStreamApiError): Error {
+    return new ConsumerConfigError(
+      actor.name,
+      `Cannot register actor "${actor.name}": the stream of event "${actor.event.name}" does not exist; register the events first (events.connect() then register())`,
+      error.code,
+      error.message,
+      { cause: error },
+    );
+  }
+
+  async #consumerInfo(actor: AnyActor): Promise<ConsumerInfo | undefined> {
+    try {
+      return await this.#jsm.consumers.info(actor.event.stream, actor.consumer);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError)) throw error;
+      if (error.code === JetStreamApiCodes.StreamNotFound) {
+        throw this.#streamMissing(actor, error);
+      }
+      if (error.code !== JetStreamApiCodes.ConsumerNotFound) throw error;
+      return undefined;
+    }
+  }
+
   async #registerOne(
     actor: AnyActor,
+    logger: Logger,
   ): Promise<"created" | "updated" | "unchanged"> {
     const stream = actor.event.stream;
     const config = actor.consumerConfig();
-    const streamMissing = (error: JetStreamApiError) =>
-      new ConsumerConfigError(
+    let existing = await this.#consumerInfo(actor);
+    if (existing === undefined) {
+      try {
+        await this.#jsm.consumers.add(stream, config);
+        return "created";
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError)) throw error;
+        if (error.code === JetStreamApiCodes.StreamNotFound) {
+          throw this.#streamMissing(actor, error);
+        }
+        // Created meanwhile by another copy: compare with theirs below.
+        existing = await this.#consumerInfo(actor);
+        if (existing === undefined) throw error;
+      }
+    }
+    const found = existing.config.max_deliver ?? -1;
+    if (found !== config.max_deliver) {
+      if (found === actor.maxAttempts) {
+        logger.warn(
+          `Consumer of actor "${actor.name}" has max_deliver ${found}, as Python walnats sets for max_attempts=${found}; keeping it (this actor asks for ${config.max_deliver}): a delayed message spends one of those deliveries waiting, and a copy that dies on the last delivery is not dead-lettered`,
+          { actor: actor.name, maxDeliver: found, wanted: config.max_deliver },
+        );
+        config.max_deliver = found;
+      } else {
+        logger.warn(
+          `Consumer of actor "${actor.name}" had max_deliver ${found}; setting ${config.max_deliver} (maxAttempts ${actor.maxAttempts} + 2). If a Python walnats fleet runs this actor too, give both the same max attempts, or each register() rewrites the other's`,
+          { actor: actor.name, maxDeliver: found, wanted: config.max_deliver },
+        );
+      }
+    }
+    // Compare only what the actor sets; the server fills in the rest.
+    const current = existing.config as unknown as Record<string, unknown>;
+    const same = Object.entries(config).every(([key, value]) =>
+      (current[key] ?? "") === value
+    );
+    if (same) return "unchanged";
+    try {
+      await this.#jsm.consumers.update(stream, actor.consumer, config);
+      return "updated";
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError)) throw error;
+      throw new ConsumerConfigError(
         actor.name,
-        `Cannot register actor "${actor.name}": the stream of event "${actor.event.name}" does not exist; register the events first (events.connect() then register())`,
+        `Cannot register actor "${actor.name}": the server refused its consumer configuration (${error.message})`,
         error.code,
         error.message,
         { cause: error },
       );
-    // Whether it exists, and with which settings, decides the outcome:
-    // adding an existing durable succeeds (some servers update it in place).
-    let before: Record<string, unknown> | undefined;
-    try {
-      before = (await this.#jsm.consumers.info(stream, actor.consumer))
-        .config as unknown as Record<string, unknown>;
-    } catch (error) {
-      if (!(error instanceof JetStreamApiError)) throw error;
-      if (error.code === JetStreamApiCodes.StreamNotFound) {
-        throw streamMissing(error);
-      }
-      if (error.code !== JetStreamApiCodes.ConsumerNotFound) throw error;
-    }
-    const same = before !== undefined &&
-      Object.entries(config).every(([key, value]) =>
-        (before[key] ?? "") === value
-      );
-    try {
-      await this.#jsm.consumers.add(stream, config);
-      return before === undefined ? "created" : same ? "unchanged" : "updated";
-    } catch (error) {
-      if (!(error instanceof JetStreamApiError)) throw error;
-      if (error.code === JetStreamApiCodes.StreamNotFound) {
-        throw streamMissing(error);
-      }
-      try {
-        await this.#jsm.consumers.update(stream, actor.consumer, config);
-        return "updated";
-      } catch (updateError) {
-        const e = updateError instanceof JetStreamApiError
-          ? updateError
-          : error;
-        throw new ConsumerConfigError(
-          actor.name,
-          `Cannot register actor "${actor.name}": the server refused its consumer configuration (${e.message})`,
-          e.code,
-          e.message,
-          { cause: updateError },
-        );
-      }
     }
   }
 
@@ -313,8 +365,11 @@ export class Subscriber implements AsyncDisposable {
   }
 
   /**
-   * Emit an actor's dead letters again to its event (every actor of the
-   * event receives them), then remove them from the dead-letter stream.
+   * Emit an actor's dead letters again to its event, for that actor alone:
+   * each copy carries `Walnats-Replay-Actor`, and the event's other
+   * TypeScript actors ack it without running (Python walnats actors on the
+   * same event do run it again). Each is removed from the dead-letter
+   * stream once JetStream has the copy.
    *
    * @param actor The actor (or its name).
    * @param options Which dead letters.
