@@ -123,6 +123,7 @@ function harness(options: { dlqFails?: boolean } = {}): Harness {
   const stats: JobStats = {
     succeeded: 0,
     failed: 0,
+    retried: 0,
     deadLettered: 0,
     delayed: 0,
     timedOut: 0,
