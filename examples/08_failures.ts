@@ -46,10 +46,10 @@ const CHARGE_CARD = new Actor("example-charge-card", CHARGE, (charge, ctx) => {
 const server = process.env.NATS_URL ? undefined : await NatsServer.start();
 const url = process.env.NATS_URL ?? server!.url;
 try {
+  await using sub = await new Actors(CHARGE_CARD).connect(url);
+  await sub.register({ events: true }); // the stream, then the consumer
   await using pub = await new Events(CHARGE).connect(url);
   await pub.register();
-  await using sub = await new Actors(CHARGE_CARD).connect(url);
-  await sub.register();
 
   await pub.emit(CHARGE, { id: 1, cents: 500 });
   await pub.emit(CHARGE, { id: 2, cents: 700 });
@@ -77,7 +77,7 @@ try {
   stop.abort();
   const report = await listening;
   console.log(
-    `succeeded ${report.succeeded}, retried ${report.failed}, dead-lettered ${report.deadLettered}`,
+    `succeeded ${report.succeeded}, retried ${report.retried}, dead-lettered ${report.deadLettered}`,
   );
 
   const [letter] = await sub.deadLetters(CHARGE_CARD);

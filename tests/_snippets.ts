@@ -46,15 +46,20 @@ export interface SnippetDir extends AsyncDisposable {
   path(file: string): string;
 }
 
-/** Write `list` into a fresh folder under `.tmp/`, imports rewritten. */
+/**
+ * Write `list` into a folder under `.tmp/`, imports rewritten: a fresh one,
+ * or `.tmp/snippets-<name>` when a name is given (the same path every run).
+ */
 export async function writeSnippets(
   list: readonly Snippet[],
+  name?: string,
 ): Promise<SnippetDir> {
   const dir = join(
     root,
     ".tmp",
-    `snippets-${Date.now().toString(36)}-${
-      Math.random().toString(36).slice(2, 8)
+    `snippets-${
+      name ??
+        `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
     }`,
   );
   await mkdir(dir, { recursive: true });
