@@ -7,11 +7,11 @@
 // `@ignore`: these types are public in their own package; deno doc --lint
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import type { ConsumerConfig } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerConfig } from "@nats-io/jetstream";
 import type { Context } from "./context.ts";
-import type { Event } from "./event.ts";
+import { type Event, isEvent } from "./event.ts";
 import { msToNanos } from "./limits.ts";
-import type { Middleware } from "./middleware.ts";
+import type { Middleware } from "./middlewares/middleware.ts";
 import {
   checkDescription,
   checkName,
@@ -250,7 +250,7 @@ export class Actor<T = unknown, RI = unknown> {
   consumerConfig(): Partial<ConsumerConfig> & { durable_name: string } {
     return {
       durable_name: this.consumer,
-      ack_policy: "explicit" as ConsumerConfig["ack_policy"],
+      ack_policy: AckPolicy.Explicit,
       ack_wait: msToNanos(this.ackWait),
       max_deliver: this.maxAttempts === undefined ? -1 : this.maxAttempts + 2,
       max_ack_pending: this.maxAckPending,
@@ -262,3 +262,18 @@ export class Actor<T = unknown, RI = unknown> {
 /** Any actor, whatever its types. */
 // deno-lint-ignore no-explicit-any
 export type AnyActor = Actor<any, any>;
+
+/**
+ * Whether `value` is an {@linkcode Actor} (by shape, so actors from another
+ * copy of the package count too).
+ *
+ * @param value Anything.
+ * @returns True for an actor.
+ */
+export function isActor(value: unknown): value is AnyActor {
+  return typeof value === "object" && value !== null &&
+    typeof (value as AnyActor).name === "string" &&
+    typeof (value as AnyActor).handler === "function" &&
+    typeof (value as AnyActor).consumerConfig === "function" &&
+    isEvent((value as AnyActor).event);
+}

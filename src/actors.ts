@@ -4,10 +4,13 @@
  * @module
  */
 import type { ConnectionOptions } from "@nats-io/nats-core";
-import type { AnyActor } from "./actor.ts";
-import { connect } from "./connect.ts";
-import { isNatsConnection, type Server } from "./_connection_options.ts";
-import { Subscriber } from "./subscriber.ts";
+import { type AnyActor, isActor } from "./actor.ts";
+import { connect } from "./transports/connect.ts";
+import {
+  isNatsConnection,
+  type Server,
+} from "./transports/_connection_options.ts";
+import { Subscriber } from "./listen/subscriber.ts";
 
 /** Options for {@linkcode Actors.connect}. */
 export interface ActorsConnectOptions {
@@ -45,11 +48,7 @@ export class Actors {
   constructor(...actors: AnyActor[]) {
     const seen = new Map<string, AnyActor>();
     for (const actor of actors) {
-      if (
-        typeof actor !== "object" || actor === null ||
-        typeof (actor as { consumerConfig?: unknown }).consumerConfig !==
-          "function"
-      ) {
+      if (!isActor(actor)) {
         throw new TypeError(
           `Cannot create Actors: every argument must be an Actor, got ${
             actor === null ? "null" : typeof actor

@@ -27,7 +27,7 @@
  * @module
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "./connect.ts";
+import { connect } from "./transports/connect.ts";
 import {
   type DeadLetter,
   deadLetterStream,

@@ -10,13 +10,16 @@
  * @module
  */
 import {
+  JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
+  RetentionPolicy,
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import type { AnyEvent } from "./event.ts";
+import { upsertStream } from "./publish/_streams.ts";
 import { HEADER_ID } from "./headers.ts";
 
 /** Why a message was dead-lettered. */
@@ -70,26 +73,26 @@ export function deadLetterStreamConfig(
   return {
     name: deadLetterStream(event),
     subjects: [`walnats_dlq.${event.stream}.*`],
-    retention: "limits" as StreamConfig["retention"],
+    retention: RetentionPolicy.Limits,
     description: `Dead letters of event ${event.name}`,
   };
 }
 
-/** Create (or leave as it is) the event's dead-letter stream. */
+/**
+ * Create the event's dead-letter stream, or update it to the configuration
+ * of this version.
+ *
+ * @throws {StreamConfigError} The server refused the configuration.
+ */
 export async function ensureDeadLetterStream(
   jsm: JetStreamManager,
   event: AnyEvent,
 ): Promise<void> {
-  const config = deadLetterStreamConfig(event);
-  try {
-    await jsm.streams.add(config);
-  } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === 10058) {
-      await jsm.streams.update(config.name, config);
-      return;
-    }
-    throw error;
-  }
+  await upsertStream(jsm, deadLetterStreamConfig(event), {
+    create: true,
+    update: true,
+    event: event.name,
+  });
 }
 
 // Header values may not hold CR or LF; JSON-escape them.
@@ -264,7 +267,12 @@ export async function listDeadLetters(
   try {
     info = await jsm.streams.info(name);
   } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === 10059) return out;
+    if (
+      error instanceof JetStreamApiError &&
+      error.code === JetStreamApiCodes.StreamNotFound
+    ) {
+      return out;
+    }
     throw error;
   }
   if (info.state.messages === 0) return out;
@@ -280,7 +288,12 @@ export async function listDeadLetters(
         seq,
       } as unknown as { seq: number });
     } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === 10037) break;
+      if (
+        error instanceof JetStreamApiError &&
+        error.code === JetStreamApiCodes.NoMessageFound
+      ) {
+        break;
+      }
       throw error;
     }
     if (stored === null) break;

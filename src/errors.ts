@@ -104,18 +104,58 @@ export class JetStreamRequestError extends Error {
   }
 }
 
+/** Base of the errors about an event's stream (or its dead-letter stream). */
+export class StreamError extends JetStreamRequestError {
+  /**
+   * Always `"StreamError"` here; subclasses set their own.
+   */
+  override name: string = "StreamError";
+  /** Name of the event whose stream it is. */
+  readonly event: string;
+  /** Name of the stream. */
+  readonly stream: string;
+
+  /**
+   * Build the error with a message composed by the subclass.
+   *
+   * @param event Event name.
+   * @param stream Stream name.
+   * @param message Full message.
+   * @param code JetStream error code.
+   * @param description The server's description.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    event: string,
+    stream: string,
+    message: string,
+    code: number | undefined,
+    description: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, code, description, options);
+    this.event = event;
+    this.stream = stream;
+  }
+}
+
+// "its stream" or "its dead-letter stream walnats_dlq_x".
+function whichStream(event: string, stream: string | undefined): string {
+  return stream === undefined || stream === event.replaceAll(".", "-")
+    ? "its stream"
+    : `its stream "${stream}"`;
+}
+
 /**
  * The stream exists with another configuration and `register` was told not
  * to update it (JetStream error 10058).
  */
-export class StreamExistsError extends JetStreamRequestError {
+export class StreamExistsError extends StreamError {
   /**
    * Always `"StreamExistsError"`: shown in logs and stack traces, and
    * comparable where `instanceof` fails (two copies of the package loaded).
    */
   override name = "StreamExistsError";
-  /** Name of the event whose stream is in the way. */
-  readonly event: string;
 
   /**
    * Build the error; the message names the event and suggests
@@ -125,20 +165,25 @@ export class StreamExistsError extends JetStreamRequestError {
    * @param code JetStream error code.
    * @param description The server's description.
    * @param options Standard error options (`cause`).
+   * @param stream The stream's name, when it is not the event's own.
    */
   constructor(
     event: string,
     code: number | undefined,
     description: string,
     options?: ErrorOptions,
+    stream?: string,
   ) {
     super(
-      `Cannot register event "${event}": its stream exists with another configuration (${description}); pass { update: true } to update it`,
+      event,
+      stream ?? event.replaceAll(".", "-"),
+      `Cannot register event "${event}": ${
+        whichStream(event, stream)
+      } exists with another configuration (${description}); pass { update: true } to update it`,
       code,
       description,
       options,
     );
-    this.event = event;
   }
 }
 
@@ -146,14 +191,12 @@ export class StreamExistsError extends JetStreamRequestError {
  * The server refused the stream configuration, or refused to update it
  * (JetStream error 10052 and other configuration errors).
  */
-export class StreamConfigError extends JetStreamRequestError {
+export class StreamConfigError extends StreamError {
   /**
    * Always `"StreamConfigError"`: shown in logs and stack traces, and
    * comparable where `instanceof` fails (two copies of the package loaded).
    */
   override name = "StreamConfigError";
-  /** Name of the event whose stream was refused. */
-  readonly event: string;
 
   /**
    * Build the error; the message names the event and quotes the server.
@@ -162,20 +205,25 @@ export class StreamConfigError extends JetStreamRequestError {
    * @param code JetStream error code.
    * @param description The server's description.
    * @param options Standard error options (`cause`).
+   * @param stream The stream's name, when it is not the event's own.
    */
   constructor(
     event: string,
     code: number | undefined,
     description: string,
     options?: ErrorOptions,
+    stream?: string,
   ) {
     super(
-      `Cannot register event "${event}": the server refused its stream configuration (${description})`,
+      event,
+      stream ?? event.replaceAll(".", "-"),
+      `Cannot register event "${event}": the server refused ${
+        whichStream(event, stream)
+      } configuration (${description})`,
       code,
       description,
       options,
     );
-    this.event = event;
   }
 }
 

@@ -4,10 +4,13 @@
  * @module
  */
 import type { ConnectionOptions } from "@nats-io/nats-core";
-import { connect } from "./connect.ts";
-import { isNatsConnection, type Server } from "./_connection_options.ts";
-import type { AnyEvent } from "./event.ts";
-import { type HeaderHook, Publisher } from "./publisher.ts";
+import { connect } from "./transports/connect.ts";
+import {
+  isNatsConnection,
+  type Server,
+} from "./transports/_connection_options.ts";
+import { type AnyEvent, isEvent } from "./event.ts";
+import { type HeaderHook, Publisher } from "./publish/publisher.ts";
 
 /** Options for {@linkcode Events.connect}. */
 export interface EventsConnectOptions {
@@ -58,12 +61,7 @@ export class Events {
     const map = new Map<string, AnyEvent>();
     const streams = new Map<string, string>();
     for (const event of events) {
-      if (
-        typeof event !== "object" || event === null ||
-        typeof (event as { name?: unknown }).name !== "string" ||
-        typeof (event as { streamConfig?: unknown }).streamConfig !==
-          "function"
-      ) {
+      if (!isEvent(event)) {
         throw new TypeError(
           `Cannot create Events: every argument must be an Event, got ${
             event === null ? "null" : typeof event

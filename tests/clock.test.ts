@@ -9,7 +9,7 @@ import {
   nextFireTimes,
   tickCodec,
   type TickPublisher,
-} from "../src/clock.ts";
+} from "../src/clock/clock.ts";
 import { HEADER_ID } from "../src/headers.ts";
 import { FakeTimers, MemoryLogger } from "./_fakes.ts";
 import { NatsServer, waitFor } from "./_helpers.ts";

@@ -18,7 +18,7 @@ import {
   StreamExistsError,
   ValidationError,
 } from "../mod.ts";
-import { resolveOptions } from "../src/_connection_options.ts";
+import { resolveOptions } from "../src/transports/_connection_options.ts";
 import {
   connectActors,
   listenInBackground,

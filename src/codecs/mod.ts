@@ -28,8 +28,8 @@
  *
  * @module
  */
-export { json } from "../codec.ts";
-export type { Codec, Schema } from "../codec.ts";
+export { json } from "./codec.ts";
+export type { Codec, Schema } from "./codec.ts";
 export { bytes } from "./bytes.ts";
 export { date } from "./date.ts";
 export { encrypt } from "./encrypt.ts";

@@ -10,7 +10,7 @@ import type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
+} from "./middleware.ts";
 
 /** Severity of a line written by {@linkcode consoleLogging}. */
 export type ConsoleLevel = "info" | "warn" | "error";

@@ -26,7 +26,7 @@ import type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
+} from "./middleware.ts";
 import { DURATION_BUCKETS } from "./_duration_buckets.ts";
 import {
   PROMETHEUS_CONTENT_TYPE,

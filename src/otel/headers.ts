@@ -10,7 +10,7 @@
 import { context, type TextMapPropagator } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import type { AnyEvent } from "../event.ts";
-import type { HeaderHook } from "../publisher.ts";
+import type { HeaderHook } from "../publish/publisher.ts";
 import { w3cPropagator } from "./_traceparent.ts";
 
 /** Options for {@linkcode otelHeaders}. */

@@ -25,7 +25,7 @@ import type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
+} from "../middlewares/middleware.ts";
 import { HEADER_ID } from "../headers.ts";
 import { headerValue, w3cPropagator } from "./_traceparent.ts";
 

@@ -28,7 +28,7 @@ import {
   NatsConnectionImpl,
   setTransportFactory,
 } from "@nats-io/nats-core/internal";
-import { resolveOptions } from "../_connection_options.ts";
+import { resolveOptions } from "./_connection_options.ts";
 import { DenoTransport } from "./_deno_transport.ts";
 
 function env(name: string): string | undefined {

@@ -8,7 +8,7 @@
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import { connect as nodeConnect } from "@nats-io/transport-node";
-import { resolveOptions } from "../_connection_options.ts";
+import { resolveOptions } from "./_connection_options.ts";
 
 /**
  * Connect to NATS over the `node:net` API, which Node, Bun and Deno all

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Context } from "./context.ts";
+import type { Context } from "../context.ts";
 
 /** What `onSuccess` receives. */
 export interface SuccessContext<T = unknown> extends Context<T> {

@@ -1,10 +1,12 @@
 // The pull loop of one actor in one listener: pull requests sized to the
 // free job slots, one inbox subscription, one pulse timer and one timeout
 // sweep per actor (not per message).
+import { JsHeaders } from "@nats-io/jetstream";
+import { JetStreamStatus } from "@nats-io/jetstream/internal";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createInbox } from "@nats-io/nats-core";
-import type { AnyActor, Priority } from "./actor.ts";
-import { inboxPrefix } from "./_connection_options.ts";
+import type { AnyActor, Priority } from "../actor.ts";
+import { inboxPrefix } from "../transports/_connection_options.ts";
 import { Job, type JobEnv, type JobStats } from "./_job.ts";
 import { ackParser, type DeliveryMeta, JobMessage } from "./_jsmsg.ts";
 import type { Scheduler, SlotWaiter } from "./_scheduler.ts";
@@ -23,7 +25,13 @@ export interface PullerOptions {
 }
 
 /** Why the puller stopped by itself. */
-export type PullerFailure = { actor: string; status: number; detail: string };
+export type PullerFailure = {
+  actor: string;
+  status: number;
+  detail: string;
+  /** The server said the consumer (or its stream) was deleted. */
+  deleted: boolean;
+};
 
 export class Puller implements SlotWaiter {
   readonly actor: AnyActor;
@@ -51,7 +59,7 @@ export class Puller implements SlotWaiter {
   #lastHeard = 0;
   #stopping = false;
   #pulledOnce = false;
-  #timers: ReturnType<typeof setInterval>[] = [];
+  #timers: unknown[] = [];
   #drained: (() => void) | undefined;
 
   constructor(
@@ -97,28 +105,29 @@ export class Puller implements SlotWaiter {
         if (err === null) this.#onProbe(msg);
       },
     });
-    this.#lastHeard = this.#env.clock();
+    const timers = this.#env.timers;
+    this.#lastHeard = timers.monotonic();
     const actor = this.actor;
     if (actor.pulse) {
-      this.#timers.push(setInterval(() => {
+      this.#timers.push(timers.setInterval(() => {
         for (const job of this.#jobs) job.msg.working();
         for (const m of this.#backlog) m.working();
       }, Math.max(1, actor.ackWait / 2)));
     }
     const sweep = Math.max(5, Math.min(1000, actor.jobTimeout / 10));
-    this.#timers.push(setInterval(() => this.#tick(), sweep));
+    this.#timers.push(timers.setInterval(() => this.#tick(), sweep));
     this.wake();
   }
 
   // Job timeouts, and recovery of credit lost with unanswered requests.
   #tick(): void {
-    const now = this.#env.clock();
+    const now = this.#env.timers.monotonic();
     for (const job of this.#jobs) {
       if (job.started !== 0 && now > job.deadline) job.timeout(this.#stats);
     }
     if (
       this.#credit > 0 &&
-      this.#env.clock() - this.#lastHeard > this.#opts.pollDelay + 5_000
+      now - this.#lastHeard > this.#opts.pollDelay + 5_000
     ) {
       // Requests were lost (connection drop, server restart): nobody will
       // answer them, so give their slots back and ask again.
@@ -132,7 +141,7 @@ export class Puller implements SlotWaiter {
     this.#credit = 0;
     this.#probeOut = false;
     this.#scheduler.release(lost);
-    this.#lastHeard = this.#env.clock();
+    this.#lastHeard = this.#env.timers.monotonic();
     this.#checkDrained();
     this.wake();
   }
@@ -197,22 +206,22 @@ export class Puller implements SlotWaiter {
   }
 
   #onMessage(msg: Msg): void {
-    this.#lastHeard = this.#env.clock();
+    this.#lastHeard = this.#env.timers.monotonic();
     const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
     if (meta === undefined) this.#onStatus(msg);
     else this.#deliver(new JobMessage(msg, meta), this.#credit > 0);
   }
 
   #onProbe(msg: Msg): void {
-    this.#lastHeard = this.#env.clock();
+    this.#lastHeard = this.#env.timers.monotonic();
     const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
     if (meta === undefined) {
-      const code = msg.headers?.code ?? 0;
-      if (code === 100) return; // heartbeat: the probe is still out
+      const status = JetStreamStatus.maybeParseStatus(msg);
+      if (status === null || status.isIdleHeartbeat()) return; // still out
       this.#probeOut = false;
-      if (this.#fatal(code, msg.headers?.description ?? "")) return;
+      if (this.#fatal(status)) return;
       this.#checkDrained();
-      this.#askAgain(code);
+      this.#askAgain(status.code);
       return;
     }
     this.#probeOut = false;
@@ -248,15 +257,17 @@ export class Puller implements SlotWaiter {
   }
 
   /** Report a status that ends pulling for this actor; true if it was one. */
-  #fatal(code: number, description: string): boolean {
-    if (code === 503) {
+  #fatal(status: JetStreamStatus): boolean {
+    const deleted = status.isConsumerDeleted() || status.isStreamDeleted();
+    if (status.code === 503 || deleted) {
       // No responders: the consumer or stream is missing, or JetStream is
       // not available right now. The listener checks which.
-      this.#fail(code, description || "no responders");
-      return true;
-    }
-    if (code === 409 && /deleted/i.test(description)) {
-      this.#fail(code, description);
+      this.#onFailure({
+        actor: this.actor.name,
+        status: status.code,
+        detail: status.description || "no responders",
+        deleted,
+      });
       return true;
     }
     return false;
@@ -265,14 +276,14 @@ export class Puller implements SlotWaiter {
   #askAgain(code: number): void {
     if (this.#stopping || this.#opts.burst) return;
     // 409 is a leadership change or a limit: back off before asking again.
-    if (code === 409) setTimeout(() => this.wake(), 250);
+    if (code === 409) this.#env.timers.setTimeout(() => this.wake(), 250);
     else this.wake();
   }
 
   #onStatus(msg: Msg): void {
-    const h = msg.headers;
-    const code = h?.code ?? 0;
-    const description = h?.description ?? "";
+    const status = JetStreamStatus.maybeParseStatus(msg);
+    if (status === null) return; // neither a message nor a status
+    const code = status.code;
     if (code === 100) return; // heartbeat or flow control
     if (code === 503) {
       // Nobody will answer the requests out: give their slots back.
@@ -281,7 +292,9 @@ export class Puller implements SlotWaiter {
     } else if (code === 404 || code === 408 || code === 409) {
       // The unfilled part of one request; without a count (or in a burst,
       // whose single request is over) all of it.
-      const pending = Number(h?.get("Nats-Pending-Messages") || NaN);
+      const pending = Number(
+        msg.headers?.get(JsHeaders.PendingMessagesHdr) || NaN,
+      );
       const unfilled = this.#opts.burst || !Number.isFinite(pending)
         ? this.#credit
         : Math.min(pending, this.#credit);
@@ -294,24 +307,20 @@ export class Puller implements SlotWaiter {
       this.#env.logger.warn("unexpected status on pull inbox", {
         actor: this.actor.name,
         status: code,
-        description,
+        description: status.description,
       });
       return;
     }
-    if (this.#fatal(code, description)) return;
+    if (this.#fatal(status)) return;
     if (code === 409) {
       this.#env.logger.warn("pull request refused", {
         actor: this.actor.name,
         status: code,
-        description,
+        description: status.description,
       });
     }
     this.#checkDrained();
     this.#askAgain(code);
-  }
-
-  #fail(status: number, detail: string): void {
-    this.#onFailure({ actor: this.actor.name, status, detail });
   }
 
   #startJob(m: JobMessage): void {
@@ -371,7 +380,7 @@ export class Puller implements SlotWaiter {
 
   /** Release timers and the subscription. */
   close(): void {
-    for (const t of this.#timers) clearInterval(t);
+    for (const t of this.#timers) this.#env.timers.clearInterval(t);
     this.#timers = [];
     this.#sub?.unsubscribe();
     this.#sub = undefined;

@@ -29,11 +29,11 @@ let adapter: Promise<Transport> | undefined;
 function load(): Promise<Transport> {
   switch (runtime()) {
     case "deno":
-      return import("./transports/deno.ts");
+      return import("./deno.ts");
     case "bun":
-      return import("./transports/bun.ts");
+      return import("./bun.ts");
     default:
-      return import("./transports/node.ts");
+      return import("./node.ts");
   }
 }
 

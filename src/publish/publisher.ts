@@ -9,7 +9,6 @@
 /** @ignore */
 import {
   jetstream,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
@@ -22,191 +21,49 @@ import {
   type Msg,
   type MsgHdrs,
   type NatsConnection,
-  type Subscription,
 } from "@nats-io/nats-core";
-import { CloudEvent } from "./cloud_event.ts";
-import type { Codec } from "./codec.ts";
+import { CloudEvent } from "../cloud_event.ts";
+import type { Codec } from "../codecs/codec.ts";
+import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
+import type { AnyEvent, Event } from "../event.ts";
+import { inboxPrefix } from "../transports/_connection_options.ts";
+import { asError, deadline } from "../_async.ts";
+import { timersOf } from "../_timers.ts";
 import {
-  DecodeError,
-  PayloadTooLargeError,
-  RequestTimeoutError,
-  StreamConfigError,
-  StreamExistsError,
-} from "./errors.ts";
-import type { AnyEvent, Event } from "./event.ts";
-import { inboxPrefix } from "./_connection_options.ts";
-import {
-  HEADER_DELAY,
-  HEADER_ID,
-  HEADER_REPLY,
-  HEADER_TRACE,
-  headersToRecord,
-} from "./headers.ts";
+  MonitorFeed,
+  type MonitorItem,
+  type MonitorOptions,
+} from "./monitor.ts";
+import type {
+  EmitFailure,
+  EmitManyOptions,
+  EmitManyResult,
+  EmitOptions,
+  EmitResult,
+  HeaderHook,
+  RegisterOptions,
+  RegisterReport,
+  RequestOptions,
+} from "./options.ts";
+import { upsertStream } from "./_streams.ts";
+import { buildHeaders, type Extra, headerSize } from "./_wire.ts";
 
-/** Options for {@linkcode Publisher.register}. */
-export interface RegisterOptions {
-  /** Create streams that do not exist. @default {true} */
-  create?: boolean;
-  /** Update streams whose configuration differs. @default {true} */
-  update?: boolean;
-}
-
-/** What {@linkcode Publisher.register} did, by event name. */
-export interface RegisterReport {
-  /** Events whose stream was created. */
-  created: string[];
-  /** Events whose existing stream was updated to the event's configuration. */
-  updated: string[];
-  /** Events whose stream already had the event's configuration. */
-  unchanged: string[];
-  /** Events skipped because their stream is missing and `create` is false. */
-  skipped: string[];
-}
-
-/** Options for {@linkcode Publisher.emit}. */
-export interface EmitOptions {
-  /**
-   * Unique id of the message (`Nats-Msg-Id`): the stream stores a message
-   * with the same id only once within its duplicate window.
-   * @default {the CloudEvent id when `meta` is a CloudEvent, else none}
-   */
-  uid?: string;
-  /** Trace id for distributed tracing (`Walnats-Trace`). */
-  traceId?: string;
-  /**
-   * Milliseconds to wait before any handler may run the message
-   * (`Walnats-Delay`, stamped as UTC epoch seconds).
-   */
-  delay?: number;
-  /**
-   * Extra headers (a W3C `traceparent` passes through as it is), or
-   * {@linkcode CloudEvent} metadata sent as `ce-*` headers.
-   */
-  meta?: Readonly<Record<string, string>> | CloudEvent;
-  /**
-   * Wait for the stream's acknowledgement. With `false` the message is
-   * published without one: the fastest, but a message can be lost.
-   * @default {true}
-   */
-  sync?: boolean;
-}
-
-/** The stream's acknowledgement of an emitted message. */
-export interface EmitResult {
-  /** Stream sequence number of the stored message. */
-  sequence: number;
-  /**
-   * True if a message with the same `uid` was already stored within the
-   * duplicate window (this one was dropped; `sequence` is the original's).
-   */
-  duplicate: boolean;
-}
-
-/**
- * Options for {@linkcode Publisher.emitMany}.
- *
- * @typeParam I The messages' type.
- */
-export interface EmitManyOptions<I = unknown>
-  extends Omit<EmitOptions, "sync" | "uid"> {
-  /**
-   * Most publishes awaiting their acknowledgement at once (nats.js has no
-   * back-pressure of its own).
-   * @default {256}
-   */
-  window?: number;
-  /**
-   * Per-message `uid`, from the message and its index. With a CloudEvent
-   * `meta` and no `uid`, message `i` gets the id `<id>-<i>` (in `ce-id` and
-   * `Nats-Msg-Id`).
-   */
-  uid?: (message: I, index: number) => string | undefined;
-  /** Stop sending: messages not sent yet are reported as failed. */
-  signal?: AbortSignal;
-}
-
-/** One message that {@linkcode Publisher.emitMany} could not store. */
-export interface EmitFailure {
-  /** Index of the message in the input. */
-  index: number;
-  /** Why it failed. */
-  error: Error;
-}
-
-/** What {@linkcode Publisher.emitMany} did. */
-export interface EmitManyResult {
-  /** Acknowledgements by input index (`undefined` where it failed). */
-  results: (EmitResult | undefined)[];
-  /** Messages not stored, with their error, in input order. */
-  failures: EmitFailure[];
-}
-
-/** Options for {@linkcode Publisher.request}. */
-export interface RequestOptions extends Omit<EmitOptions, "sync"> {
-  /**
-   * Milliseconds to wait for the reply, counted from the call (it covers
-   * storing the request too).
-   * @default {4000}
-   */
-  timeout?: number;
-  /** Abort waiting for the reply; the request rejects with its reason. */
-  signal?: AbortSignal;
-}
-
-/** Options for {@linkcode Publisher.monitor}. */
-export interface MonitorOptions {
-  /** Ends the feed (it also ends when the publisher is closed). */
-  signal?: AbortSignal;
-}
-
-/** One message seen by {@linkcode Publisher.monitor}. */
-export type MonitorItem =
-  | {
-    /** The event it belongs to. */
-    event: AnyEvent;
-    /** The NATS subject. */
-    subject: string;
-    /** The message's headers. */
-    headers: Record<string, string>;
-    /** The decoded payload. */
-    message: unknown;
-    error?: undefined;
-    data?: undefined;
-  }
-  | {
-    /** The event it belongs to. */
-    event: AnyEvent;
-    /** The NATS subject. */
-    subject: string;
-    /** The message's headers. */
-    headers: Record<string, string>;
-    message?: undefined;
-    /** Why the payload did not decode (`DecodeError`, `ValidationError`). */
-    error: Error;
-    /** The raw payload. */
-    data: Uint8Array;
-  };
+export type {
+  EmitFailure,
+  EmitManyOptions,
+  EmitManyResult,
+  EmitOptions,
+  EmitResult,
+  HeaderHook,
+  MonitorItem,
+  MonitorOptions,
+  RegisterOptions,
+  RegisterReport,
+  RequestOptions,
+};
 
 const DEFAULT_WINDOW = 256;
 const DEFAULT_TIMEOUT = 4000;
-const STREAM_NOT_FOUND = 10059;
-const STREAM_NAME_EXISTS = 10058;
-
-/**
- * Adds headers to every emitted message (see `EventsConnectOptions`).
- *
- * @param event The event being emitted.
- * @param headers The message's headers, to set more on.
- */
-export type HeaderHook = (event: AnyEvent, headers: MsgHdrs) => void;
-
-/** What only one emit carries, beyond its options. */
-interface Extra {
-  uid?: string | undefined;
-  /** Overrides the CloudEvent's id (emitMany). */
-  ceId?: string | undefined;
-  reply?: string | undefined;
-}
 
 /**
  * A publisher: the connection made by {@linkcode Events.connect}.
@@ -233,7 +90,7 @@ export class Publisher implements AsyncDisposable {
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
   readonly #hooks: readonly HeaderHook[];
-  readonly #feeds = new Set<Feed>();
+  readonly #feeds = new Set<MonitorFeed>();
   #closed = false;
 
   private constructor(
@@ -319,7 +176,11 @@ export class Publisher implements AsyncDisposable {
     };
     const results = await Promise.allSettled(
       [...this.#events.values()].map(async (event) => {
-        const outcome = await this.#registerOne(event, create, update);
+        const outcome = await upsertStream(this.#jsm, event.streamConfig(), {
+          create,
+          update,
+          event: event.name,
+        });
         report[outcome].push(event.name);
       }),
     );
@@ -327,59 +188,6 @@ export class Publisher implements AsyncDisposable {
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     for (const list of Object.values(report)) list.sort();
     return report;
-  }
-
-  async #registerOne(
-    event: AnyEvent,
-    create: boolean,
-    update: boolean,
-  ): Promise<keyof RegisterReport> {
-    const config = event.streamConfig();
-    let exists = true;
-    try {
-      await this.#jsm.streams.info(config.name);
-    } catch (error) {
-      if (!(error instanceof JetStreamApiError)) throw error;
-      if (error.code !== STREAM_NOT_FOUND) throw configError(event, error);
-      exists = false;
-    }
-    if (!exists) {
-      if (!create) return "skipped";
-      try {
-        await this.#jsm.streams.add(config);
-        return "created";
-      } catch (error) {
-        if (!(error instanceof JetStreamApiError)) throw error;
-        // Someone else created it meanwhile: compare with theirs below.
-        if (error.code !== STREAM_NAME_EXISTS) throw configError(event, error);
-      }
-    }
-    // Adding an existing stream succeeds only if the server finds the
-    // configuration identical (after filling in its defaults).
-    let differs: JetStreamApiError;
-    try {
-      await this.#jsm.streams.add(config);
-      return "unchanged";
-    } catch (error) {
-      if (!(error instanceof JetStreamApiError)) throw error;
-      if (error.code !== STREAM_NAME_EXISTS) throw configError(event, error);
-      differs = error;
-    }
-    if (!update) {
-      throw new StreamExistsError(
-        event.name,
-        differs.code,
-        describe(differs),
-        { cause: differs },
-      );
-    }
-    try {
-      await this.#jsm.streams.update(config.name, config);
-      return "updated";
-    } catch (error) {
-      if (error instanceof JetStreamApiError) throw configError(event, error);
-      throw error;
-    }
   }
 
   /** Encode, check size, and build headers; nothing is sent. */
@@ -655,19 +463,7 @@ export class Publisher implements AsyncDisposable {
     signal?.throwIfAborted();
     const inbox = createInbox(inboxPrefix(this.nc));
     const sub = this.nc.subscribe(inbox, { max: 1 });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
     try {
-      const stopped = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new RequestTimeoutError(ev.name, timeout)),
-          timeout,
-        );
-        if (signal !== undefined) {
-          onAbort = () => reject(signal.reason);
-          signal.addEventListener("abort", onAbort, { once: true });
-        }
-      });
       const work = (async (): Promise<Msg> => {
         const { data, headers } = await this.#prepare(ev, message, options, {
           reply: inbox,
@@ -678,16 +474,21 @@ export class Publisher implements AsyncDisposable {
           `Cannot request event "${ev.name}": the connection closed before a reply arrived`,
         );
       })();
-      // Whichever loses the race must not reject unobserved.
-      work.catch(() => {});
-      stopped.catch(() => {});
-      const reply = await Promise.race([work, stopped]);
+      let reply: Msg;
+      try {
+        reply = await deadline(work, timeout, {
+          ...(signal ? { signal } : {}),
+          timers: timersOf(this.nc),
+        });
+      } catch (error) {
+        work.catch(() => {}); // the loser of the race must not go unobserved
+        if (error instanceof DOMException && error.name === "TimeoutError") {
+          throw new RequestTimeoutError(ev.name, timeout, { cause: error });
+        }
+        throw error;
+      }
       return await codec.decode(reply.data);
     } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) {
-        signal?.removeEventListener("abort", onAbort);
-      }
       if (!sub.isClosed()) sub.unsubscribe();
     }
   }
@@ -717,7 +518,7 @@ export class Publisher implements AsyncDisposable {
     if (this.#closed) {
       throw new TypeError("Cannot monitor events: the publisher is closed");
     }
-    const feed = new Feed(
+    const feed = new MonitorFeed(
       this.nc,
       [...this.#events.values()],
       options.signal,
@@ -754,232 +555,6 @@ export class Publisher implements AsyncDisposable {
   }
 }
 
-/** A monitor feed: subscribed at once, decoded in arrival order. */
-class Feed implements AsyncIterableIterator<MonitorItem> {
-  readonly #queue: { event: AnyEvent; msg: Msg }[] = [];
-  readonly #subs: Subscription[];
-  readonly #signal: AbortSignal | undefined;
-  readonly #onEnd: (feed: Feed) => void;
-  #waiters: (() => void)[] = [];
-  #error: Error | undefined;
-  #ended = false;
-
-  constructor(
-    nc: NatsConnection,
-    events: AnyEvent[],
-    signal: AbortSignal | undefined,
-    onEnd: (feed: Feed) => void,
-  ) {
-    this.#signal = signal;
-    this.#onEnd = onEnd;
-    this.#subs = events.map((event) =>
-      nc.subscribe(event.subject, {
-        callback: (err, msg) => {
-          if (err !== null) {
-            this.#error ??= err;
-            this.end();
-            return;
-          }
-          this.#queue.push({ event, msg });
-          this.#wake();
-        },
-      })
-    );
-    // The connection closing (or a permissions error) ends the feed too.
-    for (const sub of this.#subs) {
-      sub.closed.then((error) => {
-        if (error instanceof Error && !this.#ended) this.#error ??= error;
-        this.end();
-      });
-    }
-    if (signal?.aborted) this.end();
-    else signal?.addEventListener("abort", this.end, { once: true });
-  }
-
-  get ended(): boolean {
-    return this.#ended;
-  }
-
-  /** Stop: unsubscribe and let pending `next()` calls finish. */
-  readonly end = (): void => {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#queue.length = 0;
-    this.#signal?.removeEventListener("abort", this.end);
-    for (const sub of this.#subs) {
-      if (!sub.isClosed()) sub.unsubscribe();
-    }
-    this.#onEnd(this);
-    this.#wake();
-  };
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  async next(): Promise<IteratorResult<MonitorItem, undefined>> {
-    while (true) {
-      const raw = this.#queue.shift();
-      if (raw !== undefined) {
-        return { done: false, value: await decodeItem(raw.event, raw.msg) };
-      }
-      if (this.#error !== undefined) {
-        const error = this.#error;
-        this.#error = undefined;
-        throw error;
-      }
-      if (this.#ended) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-
-  return(): Promise<IteratorResult<MonitorItem, undefined>> {
-    this.end();
-    return Promise.resolve({ done: true, value: undefined });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<MonitorItem> {
-    return this;
-  }
-}
-
-async function decodeItem(event: AnyEvent, msg: Msg): Promise<MonitorItem> {
-  const headers = headersToRecord(msg.headers);
-  try {
-    const message = await event.codec.decode(msg.data);
-    return { event, subject: msg.subject, headers, message };
-  } catch (error) {
-    return {
-      event,
-      subject: msg.subject,
-      headers,
-      error: error instanceof Error ? error : new DecodeError(String(error)),
-      data: msg.data,
-    };
-  }
-}
-
 function toResult(ack: PubAck): EmitResult {
   return { sequence: ack.seq, duplicate: ack.duplicate };
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-function describe(error: JetStreamApiError): string {
-  return error.apiError().description ?? error.message;
-}
-
-function configError(
-  event: AnyEvent,
-  error: JetStreamApiError,
-): StreamConfigError {
-  return new StreamConfigError(event.name, error.code, describe(error), {
-    cause: error,
-  });
-}
-
-/** Bytes the headers take on the wire (they count against size limits). */
-function headerSize(h: MsgHdrs | undefined): number {
-  if (h === undefined) return 0;
-  let text = "NATS/1.0\r\n";
-  for (const [key, values] of h) {
-    for (const value of values) text += `${key}: ${value}\r\n`;
-  }
-  text += "\r\n";
-  return new TextEncoder().encode(text).length;
-}
-
-/**
- * Build the wire headers of an emit; `undefined` when there are none.
- *
- * @param event Event name, for error messages.
- * @param options The emit options.
- * @param extra Per-message uid (overrides `options.uid`), CloudEvent id
- *   override, reply inbox.
- * @param now Current time, epoch milliseconds (a seam for tests).
- * @returns The headers.
- * @throws {TypeError} `uid`, `traceId` or a `meta` header is malformed.
- * @throws {RangeError} `delay` is negative or not finite.
- */
-export function buildHeaders(
-  event: string,
-  options: EmitOptions,
-  extra: Extra = {},
-  now: number = Date.now(),
-): MsgHdrs | undefined {
-  // Fast path: a plain emit carries no headers at all.
-  if (
-    options.meta === undefined && options.uid === undefined &&
-    options.traceId === undefined && options.delay === undefined &&
-    extra.uid === undefined && extra.ceId === undefined &&
-    extra.reply === undefined
-  ) {
-    return undefined;
-  }
-  const what = `Cannot emit event "${event}"`;
-  let meta: Readonly<Record<string, string>> | undefined;
-  let uid = extra.uid ?? options.uid;
-  if (options.meta instanceof CloudEvent) {
-    const cloud = options.meta;
-    meta = cloud.headers();
-    if (extra.ceId !== undefined) {
-      meta = new CloudEvent({ ...cloud.attributes, id: extra.ceId }).headers();
-    }
-    uid ??= extra.ceId ?? cloud.attributes.id;
-  } else if (options.meta !== undefined) {
-    if (typeof options.meta !== "object" || options.meta === null) {
-      throw new TypeError(
-        `${what}: meta must be a record of headers or a CloudEvent`,
-      );
-    }
-    meta = options.meta;
-  }
-  const h = natsHeaders();
-  const set = (key: string, value: unknown, field: string) => {
-    if (typeof value !== "string") {
-      throw new TypeError(
-        `${what}: ${field} must be a string, got ${typeof value}`,
-      );
-    }
-    try {
-      h.set(key, value);
-    } catch (error) {
-      throw new TypeError(
-        `${what}: ${field} is not a valid NATS header (${
-          (error as Error).message
-        })`,
-        { cause: error },
-      );
-    }
-  };
-  for (const [key, value] of Object.entries(meta ?? {})) {
-    set(key, value, `meta header "${key}"`);
-  }
-  if (uid !== undefined) {
-    if (uid === "") throw new TypeError(`${what}: uid must not be empty`);
-    set(HEADER_ID, uid, "uid");
-  }
-  if (options.traceId !== undefined) {
-    set(HEADER_TRACE, options.traceId, "traceId");
-  }
-  if (options.delay !== undefined) {
-    if (
-      typeof options.delay !== "number" || !Number.isFinite(options.delay) ||
-      options.delay < 0
-    ) {
-      throw new RangeError(
-        `${what}: delay must be a non-negative number of milliseconds, got ${
-          String(options.delay)
-        }`,
-      );
-    }
-    // True UTC epoch seconds with a fraction, as text (walnats' format).
-    set(HEADER_DELAY, String((now + options.delay) / 1000), "delay");
-  }
-  if (extra.reply !== undefined) set(HEADER_REPLY, extra.reply, "reply");
-  return h.keys().length === 0 ? undefined : h;
 }

@@ -4,33 +4,29 @@
  *
  * @module
  */
-import type { Codec } from "./codec.ts";
-import { DecodeError, ValidationError } from "./errors.ts";
-import { Event } from "./event.ts";
-import { consoleLogger, type Logger } from "./log.ts";
-import type { EmitOptions } from "./publisher.ts";
+import type { Codec } from "../codecs/codec.ts";
+import { date } from "../codecs/date.ts";
+import { ValidationError } from "../errors.ts";
+import { abortable, deadline } from "../_async.ts";
+import { Event } from "../event.ts";
+import { consoleLogger, type Logger } from "../log.ts";
+import type { EmitOptions } from "../publish/options.ts";
 import {
   MAX_DELAY,
   sleep,
   sleepUntil,
   systemTimers,
   type Timers,
-} from "./_timers.ts";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
-const pad = (n: number, width: number): string =>
-  String(n).padStart(width, "0");
-const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|z|[+-]\d{2}:?\d{2})?$/;
+} from "../_timers.ts";
 
 /**
- * The codec of tick events: a `Date` as ISO 8601 text without quotes, the
- * wire format of Python walnats' `datetime` events. `encode` writes UTC as
- * Python writes an aware UTC datetime (`2025-03-30T01:00:00+00:00`, with six
- * fraction digits when there are milliseconds), which
- * `datetime.fromisoformat` reads on every Python version. `decode` reads
- * `Z` or any `±hh:mm` offset; text without an offset is taken as UTC.
+ * The codec of tick events: {@linkcode date}, a `Date` as ISO 8601 text
+ * without quotes, the wire format of Python walnats' `datetime` events.
+ * `encode` writes UTC as Python writes an aware UTC datetime
+ * (`2025-03-30T01:00:00+00:00`, with six fraction digits when there are
+ * milliseconds), which `datetime.fromisoformat` reads on every Python
+ * version. `decode` reads `Z` or any `±hh:mm` offset; text without an
+ * offset is taken as UTC.
  *
  * @param name Used in error messages (the event name).
  * @returns The codec.
@@ -49,55 +45,7 @@ const ISO =
  * ```
  */
 export function tickCodec(name = "tick"): Codec<Date> {
-  return {
-    contentType: "text/plain; charset=utf-8",
-    encode(value: Date): Uint8Array {
-      if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
-        throw new ValidationError(name, [{ message: "expected a valid Date" }]);
-      }
-      const ms = value.getUTCMilliseconds();
-      return encoder.encode(
-        `${pad(value.getUTCFullYear(), 4)}-${pad(value.getUTCMonth() + 1, 2)}-${
-          pad(value.getUTCDate(), 2)
-        }T${pad(value.getUTCHours(), 2)}:${pad(value.getUTCMinutes(), 2)}:${
-          pad(value.getUTCSeconds(), 2)
-        }${ms === 0 ? "" : `.${pad(ms, 3)}000`}+00:00`,
-      );
-    },
-    decode(bytes: Uint8Array): Date {
-      let text = "";
-      try {
-        text = decoder.decode(bytes).trim();
-      } catch { /* reported below */ }
-      const m = ISO.exec(text);
-      const fail = (): never => {
-        throw new DecodeError(
-          `Cannot decode a payload of "${name}": not an ISO 8601 date-time (${
-            JSON.stringify(text.slice(0, 64))
-          })`,
-        );
-      };
-      if (m === null) return fail();
-      const [, y, mo, d, h = "0", mi = "0", s = "0", frac = "", zone] = m;
-      const at = new Date(0);
-      at.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
-      if (at.getUTCDate() !== Number(d) || Number(mo) > 12) return fail();
-      if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return fail();
-      at.setUTCHours(
-        Number(h),
-        Number(mi),
-        Number(s),
-        Number(frac.padEnd(3, "0").slice(0, 3)),
-      );
-      let shift = 0;
-      if (zone !== undefined && zone.toUpperCase() !== "Z") {
-        const digits = zone.replace(":", "");
-        shift = (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3))) *
-          60_000 * (zone.startsWith("-") ? -1 : 1);
-      }
-      return new Date(at.getTime() - shift);
-    },
-  };
+  return date(name);
 }
 
 /**
@@ -106,7 +54,7 @@ export function tickCodec(name = "tick"): Codec<Date> {
  */
 export const MINUTE_PASSED: Event<Date> = new Event(
   "minute-passed",
-  tickCodec("minute-passed"),
+  date("minute-passed"),
 );
 
 /**
@@ -314,35 +262,29 @@ type Outcome =
   | { type: "timeout" }
   | { type: "aborted" };
 
-/** Wait for `promise`, at most until `deadline`, or until `signal` aborts. */
-function settleBefore(
+/** Wait for `promise`, at most until `until`, or until `signal` aborts. */
+async function settleBefore(
   promise: Promise<unknown>,
-  deadline: number | null,
+  until: number | null,
   signal: AbortSignal | undefined,
   timers: Timers,
 ): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
-    let handle: unknown;
-    let settled = false;
-    const finish = (outcome: Outcome): void => {
-      if (settled) return;
-      settled = true;
-      if (handle !== undefined) timers.clearTimeout(handle);
-      signal?.removeEventListener("abort", onAbort);
-      resolve(outcome);
-    };
-    const onAbort = (): void => finish({ type: "aborted" });
-    if (deadline !== null) {
-      const ms = Math.min(Math.max(0, deadline - timers.now()), MAX_DELAY);
-      handle = timers.setTimeout(() => finish({ type: "timeout" }), ms);
+  try {
+    const value = until === null
+      ? await (signal === undefined ? promise : abortable(promise, signal))
+      : await deadline(
+        promise,
+        Math.min(Math.max(0, until - timers.now()), MAX_DELAY),
+        { ...(signal ? { signal } : {}), timers },
+      );
+    return { type: "done", value };
+  } catch (error) {
+    if (signal?.aborted && error === signal.reason) return { type: "aborted" };
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      return { type: "timeout" };
     }
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => finish({ type: "done", value }),
-      (error: unknown) => finish({ type: "failed", error }),
-    );
-  });
+    return { type: "failed", error };
+  }
 }
 
 /** Errors that retrying cannot fix: bad configuration or a bad payload. */

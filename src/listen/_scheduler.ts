@@ -1,7 +1,7 @@
 // Global job slots shared by all actors of one listener. A slot is taken
 // when messages are requested (so nothing is pulled without a free slot to
 // run it) and given back when the job ends or the request expires unfilled.
-import type { Priority } from "./actor.ts";
+import type { Priority } from "../actor.ts";
 
 /** Something that wants slots: an actor's puller. */
 export interface SlotWaiter {

@@ -9,7 +9,7 @@
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import { DecodeError, type Issue, ValidationError } from "./errors.ts";
+import { DecodeError, type Issue, ValidationError } from "../errors.ts";
 
 /**
  * Turns payloads into bytes and back.

@@ -2,21 +2,24 @@
 // failure rules of DESIGN.md applied to its outcome.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { AnyActor } from "./actor.ts";
-import type { Context } from "./context.ts";
-import { publishDeadLetter } from "./dead_letter.ts";
-import type { DeadLetterReason } from "./dead_letter.ts";
-import { DecodeError, JobTimeoutError, ShutdownError } from "./errors.ts";
-import type { AnyEvent } from "./event.ts";
+import type { AnyActor } from "../actor.ts";
+import type { Context } from "../context.ts";
+import { publishDeadLetter } from "../dead_letter.ts";
+import type { DeadLetterReason } from "../dead_letter.ts";
+import { DecodeError, JobTimeoutError, ShutdownError } from "../errors.ts";
+import type { AnyEvent } from "../event.ts";
 import {
   HEADER_DELAY,
   HEADER_REPLY,
   HEADER_TRACE,
   headersToRecord,
-} from "./headers.ts";
-import type { Logger } from "./log.ts";
-import type { Middleware } from "./middleware.ts";
+} from "../headers.ts";
+import type { Logger } from "../log.ts";
+import type { Middleware } from "../middlewares/middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
+import { parseDelay } from "../publish/_wire.ts";
+import { asError } from "../_async.ts";
+import type { Timers } from "../_timers.ts";
 
 /** What every job of one listener shares. */
 export interface JobEnv {
@@ -25,13 +28,12 @@ export interface JobEnv {
   readonly logger: Logger;
   /** Whether the server understands `+TERM <reason>` (2.10.4+). */
   readonly termReasons: boolean;
-  /** Current time, epoch ms: only for `Walnats-Delay` (a seam for tests). */
-  readonly now: () => number;
   /**
-   * A monotonic clock in ms for durations and job deadlines, so a wall clock
-   * step (NTP, a suspended VM) never times out running jobs.
+   * The time source: `now()` only for `Walnats-Delay`, `monotonic()` for
+   * durations and job deadlines (a wall-clock step never times out running
+   * jobs), and every timer of the engine.
    */
-  readonly clock: () => number;
+  readonly timers: Timers;
 }
 
 /** Counters a job reports to. */
@@ -105,16 +107,12 @@ function runHooks(
   }
 }
 
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
 /** A job in progress. */
 export class Job {
   readonly actor: AnyActor;
   readonly msg: JobMessage;
   readonly env: JobEnv;
-  /** Monotonic ms (env.clock) when the handler started (0 before). */
+  /** Monotonic ms (env.timers) when the handler started (0 before). */
   started = 0;
   /** Monotonic ms after which the job times out. */
   deadline = Infinity;
@@ -189,21 +187,18 @@ export class Job {
     const h = msg.headers;
 
     // Delay: nak for the time left, without calling anything.
-    const delayHeader = h?.get(HEADER_DELAY);
+    const until = parseDelay(h?.get(HEADER_DELAY));
     let delayedStart = false;
-    if (delayHeader) {
-      const until = Number(delayHeader) * 1000;
-      if (Number.isFinite(until)) {
-        const left = until - env.now();
-        if (left > 1) {
-          this.#claimed = true;
-          stats.delayed++;
-          msg.nak(left);
-          this.#settle();
-          return;
-        }
-        delayedStart = until > meta.timestamp + 1 && meta.deliveryCount > 1;
+    if (until !== undefined) {
+      const left = until - env.timers.now();
+      if (left > 1) {
+        this.#claimed = true;
+        stats.delayed++;
+        msg.nak(left);
+        this.#settle();
+        return;
       }
+      delayedStart = until > meta.timestamp + 1 && meta.deliveryCount > 1;
     }
     this.attempt = Math.max(1, meta.deliveryCount - (delayedStart ? 1 : 0));
 
@@ -219,7 +214,7 @@ export class Job {
       return;
     }
 
-    this.started = env.clock();
+    this.started = env.timers.monotonic();
     this.deadline = this.started + actor.jobTimeout;
 
     let message: unknown;
@@ -295,7 +290,7 @@ export class Job {
         "onSuccess",
         this.#hookContext({
           message: this.#message,
-          duration: env.clock() - this.started,
+          duration: env.timers.monotonic() - this.started,
         }),
         env.logger,
         actor.name,
@@ -339,7 +334,7 @@ export class Job {
       outcome: outcome === "dead-letter" && !this.actor.deadLetter
         ? "terminate"
         : outcome,
-      duration: this.started ? this.env.clock() - this.started : 0,
+      duration: this.started ? this.env.timers.monotonic() - this.started : 0,
     });
     runHooks(middlewares, "onFailure", ctx, this.env.logger, this.actor.name);
   }
@@ -360,7 +355,10 @@ export class Job {
     if (actor.deadLetter) {
       // The copy must be stored before the original is terminated: with
       // interest retention a terminated message is gone.
-      const pulse = setInterval(() => msg.working(), actor.ackWait / 2);
+      const pulse = env.timers.setInterval(
+        () => msg.working(),
+        actor.ackWait / 2,
+      );
       try {
         await publishDeadLetter(env.js, {
           event: actor.event as AnyEvent,
@@ -383,7 +381,7 @@ export class Job {
         stats.failed++;
         return;
       } finally {
-        clearInterval(pulse);
+        env.timers.clearInterval(pulse);
       }
       env.logger.warn("message dead-lettered", fields);
     } else {
