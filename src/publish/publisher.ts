@@ -204,7 +204,14 @@ export class Publisher implements AsyncDisposable {
         `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
       );
     }
-    let headers = buildHeaders(event.name, options, extra);
+    // Walnats-Delay counts from the connection's clock (virtual under the
+    // memory broker), the clock the listeners compare it with.
+    let headers = buildHeaders(
+      event.name,
+      options,
+      extra,
+      timersOf(this.nc).now(),
+    );
     if (this.#hooks.length > 0) {
       headers ??= natsHeaders();
       for (const hook of this.#hooks) hook(event, headers);

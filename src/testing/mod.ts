@@ -1,6 +1,8 @@
 /**
  * Test helpers: a real `nats-server` with JetStream on a free loopback port
- * and a temporary store, for your own tests as for ours.
+ * and a temporary store, for your own tests as for ours; and
+ * {@linkcode MemoryBroker}, NATS and JetStream in memory on a virtual clock,
+ * for unit tests that run in milliseconds.
  *
  * @example Use a server in a test
  * ```ts ignore
@@ -18,3 +20,9 @@ export {
   NatsServerNotFoundError,
 } from "./server.ts";
 export type { NatsServerOptions } from "./server.ts";
+export { MemoryBroker } from "./memory/broker.ts";
+export type {
+  AdvanceUntilOptions,
+  MemoryBrokerOptions,
+  MemoryConnectOptions,
+} from "./memory/broker.ts";

@@ -33,9 +33,8 @@ import {
 } from "./_message.ts";
 import type { Router, RouterSub } from "./_router.ts";
 import { isFilterSubject } from "./_subjects.ts";
+import { TIMERS } from "../../timers.ts";
 
-/** The symbol walnats reads a connection's time source from. */
-export const TIMERS: unique symbol = Symbol.for("walnats.timers") as never;
 
 /** What a connection needs from its broker. */
 export interface ConnectionHost {

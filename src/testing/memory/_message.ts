@@ -90,7 +90,7 @@ export function toMsg(m: WireMsg, sid: number, publisher: Publisher): Msg {
   if (m.reply !== undefined && m.reply !== "") {
     arg.reply = encoder.encode(m.reply);
   }
-  return new MsgImpl(arg, bytes, publisher);
+  return new MsgImpl(arg, bytes, publisher) as unknown as Msg;
 }
 
 /** Bytes a message takes on the wire: header block plus payload. */

@@ -538,7 +538,6 @@ export class Stream {
       else hi = mid;
     }
     if (this.#seqs[lo] === seq) this.#seqs.splice(lo, 1);
-    for (const c of this.consumers.values()) c.forget(seq);
     return true;
   }
 
