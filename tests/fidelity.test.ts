@@ -10,6 +10,7 @@ import {
   type Backend,
   DEAD_LETTER_AFTER_RETRIES,
   deadLetterAfterRetries,
+  protocolTranscript,
   SCENARIOS,
 } from "./_scenarios/broker_scenarios.ts";
 import { waitFor } from "./_helpers.ts";
@@ -81,4 +82,17 @@ test("acceptance on the memory broker: the same with retryDelay [60_000, 60_000]
   assert.ok(b.broker.timers.monotonic() >= 120_000);
   // ...and well under a second of real time.
   assert.ok(elapsed < 1000, `took ${elapsed.toFixed(0)} ms of real time`);
+});
+
+test("the raw JetStream protocol reads the same on nats-server and on the memory broker", async () => {
+  let real: unknown[];
+  {
+    await using b = await serverBackend();
+    real = await protocolTranscript(b);
+  }
+  await using m = memoryBackend();
+  const memory = await protocolTranscript(m);
+  for (let i = 0; i < Math.max(real.length, memory.length); i++) {
+    assert.deepEqual(memory[i], real[i], `step ${i}`);
+  }
 });

@@ -198,7 +198,9 @@ export class JetStream {
           const r = parse(x, false) as Record<string, unknown>;
           if (typeof r.seq !== "number") throw errors.invalidJSON();
           if (!s.remove(r.seq)) {
-            throw errors.streamMsgDeleteFailed("no message found");
+            throw errors.streamMsgDeleteFailed(
+              r.seq > s.lastSeq ? "stream store EOF" : "no message found",
+            );
           }
           return { success: true };
         });

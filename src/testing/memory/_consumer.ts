@@ -290,7 +290,11 @@ function parseNext(body: string): Parsed {
     try {
       v = JSON.parse(req);
     } catch (error) {
-      return { ok: false, error: (error as Error).message };
+      // Go's decoder words it differently; the prefix is the same.
+      return {
+        ok: false,
+        error: `invalid character in JSON (${(error as Error).message})`,
+      };
     }
     if (typeof v !== "object" || v === null || Array.isArray(v)) {
       return { ok: false, error: "json: cannot unmarshal into request" };

@@ -221,6 +221,9 @@ export class Stream {
   #lastTs = 0;
   #bytes = 0;
   #lastMsgId = "";
+  // A file store emptied by removals keeps reporting a first_ts (that of
+  // the last message removed); a memory store and a purge report zero.
+  #emptiedTs = 0;
   readonly #dedup = new Map<string, { seq: number; ts: number }>();
   #ageTimer: VirtualTimer | undefined;
   #deleted = false;
@@ -538,6 +541,9 @@ export class Stream {
       else hi = mid;
     }
     if (this.#seqs[lo] === seq) this.#seqs.splice(lo, 1);
+    this.#emptiedTs = this.#seqs.length === 0 && this.config.storage === "file"
+      ? m.ts
+      : 0;
     return true;
   }
 
@@ -553,6 +559,7 @@ export class Stream {
     const keep = request.keep ?? 0;
     const doomed = keep > 0 ? candidates.slice(0, Math.max(0, candidates.length - keep)) : candidates;
     for (const s of doomed) this.remove(s);
+    if (this.#seqs.length === 0) this.#emptiedTs = 0;
     if (filter === "" && (request.seq ?? 0) === 0 && keep === 0) {
       // A full purge moves the consumers past everything.
       for (const c of this.consumers.values()) c.purged(this.#lastSeq + 1);
@@ -612,8 +619,9 @@ export class Stream {
     const out: Record<string, unknown> = {
       messages: this.#msgs.size,
       bytes: this.#bytes,
-      first_seq: this.firstSeq,
-      first_ts: rfc3339(firstMsg?.ts ?? 0),
+      // A stream that never had a message reports 0.
+      first_seq: this.#lastSeq === 0 ? 0 : this.firstSeq,
+      first_ts: rfc3339(firstMsg?.ts ?? this.#emptiedTs),
       last_seq: this.#lastSeq,
       last_ts: rfc3339(this.#lastTs),
     };
