@@ -233,6 +233,7 @@ export class MemoryConnection implements NatsConnection {
   readonly #statuses = new Set<QueuedIteratorImpl<Status>>();
   readonly #closedPromise: Promise<void | Error>;
   #resolveClosed!: (value: void | Error) => void;
+  readonly #closeListeners = new Set<{ connectionClosedCallback(err?: Error): void }>();
   #closed = false;
   #draining = false;
   #stats: Stats = { inBytes: 0, outBytes: 0, inMsgs: 0, outMsgs: 0 };
@@ -474,6 +475,8 @@ export class MemoryConnection implements NatsConnection {
     this.#statuses.clear();
     this.#host.closed(this);
     this.#resolveClosed();
+    for (const l of [...this.#closeListeners]) l.connectionClosedCallback();
+    this.#closeListeners.clear();
   }
 
   closed(): Promise<void | Error> {
@@ -521,6 +524,25 @@ export class MemoryConnection implements NatsConnection {
     if (this.#closed) return Promise.reject(new errors.ClosedConnectionError());
     return Promise.resolve();
   }
+
+  /**
+   * @internal What nats-core's connection offers @nats-io/jetstream's
+   * consumers: a callback when the connection closes.
+   */
+  addCloseListener(listener: { connectionClosedCallback(err?: Error): void }): void {
+    this.#closeListeners.add(listener);
+  }
+
+  /** @internal See {@linkcode MemoryConnection.addCloseListener}. */
+  removeCloseListener(listener: { connectionClosedCallback(err?: Error): void }): void {
+    this.#closeListeners.delete(listener);
+  }
+
+  /**
+   * @internal nats-core re-subscribes after a reconnect; a memory
+   * connection never loses its subscriptions.
+   */
+  _resub(_sub: Subscription, _subject: string, _max?: number): void {}
 
   setServers(_servers: string[]): void {}
 

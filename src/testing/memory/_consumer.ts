@@ -254,7 +254,7 @@ interface Waiting {
   /** Bytes still allowed (0: no limit). */
   b: number;
   readonly noWait: boolean;
-  /** Monotonic ms when it expires (0: never). */
+  /** Monotonic ms when it expires (Infinity: never). */
   readonly expires: number;
   /** Heartbeat interval, ms (0: none). */
   readonly hb: number;
@@ -302,7 +302,9 @@ function parseNext(body: string): Parsed {
     const num = (k: string): number | string => {
       const x = v[k];
       if (x === undefined || x === null) return 0;
-      if (typeof x !== "number" || !Number.isInteger(x)) {
+      // Go reads these into int64 (Duration) fields: a fraction or a number
+      // past int64 does not decode.
+      if (typeof x !== "number" || !Number.isInteger(x) || Math.abs(x) > 9.2e18) {
         return `json: cannot unmarshal ${typeof x} into Go struct field JSApiConsumerGetNextRequest.${k} of type int`;
       }
       return x;
@@ -325,7 +327,8 @@ function parseNext(body: string): Parsed {
     return {
       ok: true,
       batch: batch as number,
-      expires: e > 0 ? e / NANOS : 0,
+      // Negative: already expired (Go adds it to now), answered at once.
+      expires: e / NANOS,
       noWait: v.no_wait === true,
       maxBytes: maxBytes as number,
       hb: h > 0 ? h / NANOS : 0,
@@ -482,7 +485,7 @@ export class Consumer {
       sendErr(409, `Exceeded MaxRequestBatch of ${cfg.max_batch}`);
       return;
     }
-    if (cfg.max_expires && p.expires > 0 && p.expires > cfg.max_expires / NANOS) {
+    if (cfg.max_expires && p.expires !== 0 && p.expires > cfg.max_expires / NANOS) {
       sendErr(409, `Exceeded MaxRequestExpires of ${cfg.max_expires / NANOS}ms`);
       return;
     }
@@ -512,7 +515,7 @@ export class Consumer {
       d: 0,
       b: p.maxBytes,
       noWait: p.noWait,
-      expires: p.expires > 0 ? now + p.expires : 0,
+      expires: p.expires !== 0 ? now + p.expires : Infinity,
       hb: p.hb,
       hbt: p.hb > 0 ? now + p.hb : 0,
     });
@@ -543,7 +546,7 @@ export class Consumer {
     let wanted = 0;
     const keep: Waiting[] = [];
     for (const wr of this.#waiting) {
-      if ((eos && wr.noWait && wr.d > 0) || (wr.expires > 0 && now >= wr.expires)) {
+      if ((eos && wr.noWait && wr.d > 0) || now >= wr.expires) {
         this.#status(wr.reply, 408, "Request Timeout", [
           [PENDING_MSGS, wr.n],
           [PENDING_BYTES, wr.b],
@@ -569,7 +572,7 @@ export class Consumer {
   #scheduleWaitTimer(): void {
     let due = Infinity;
     for (const wr of this.#waiting) {
-      if (wr.expires > 0) due = Math.min(due, wr.expires);
+      due = Math.min(due, wr.expires);
       if (wr.hbt > 0) due = Math.min(due, wr.hbt);
     }
     if (due === this.#waitTimerDue) return;
@@ -611,7 +614,7 @@ export class Consumer {
     while (this.#waiting.length > 0) {
       const wr = this.#waiting[0]!;
       const now = this.#env.clock.monotonic();
-      if ((wr.expires === 0 || now < wr.expires) && this.#env.hasInterest(wr.reply)) {
+      if (now < wr.expires && this.#env.hasInterest(wr.reply)) {
         return wr;
       }
       this.#waiting.shift();
