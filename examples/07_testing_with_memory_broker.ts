@@ -10,7 +10,14 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Actor, Actors, Event, Events, silentLogger } from "../mod.ts";
+import {
+  Actor,
+  Actors,
+  Event,
+  Events,
+  type ListenReport,
+  silentLogger,
+} from "../mod.ts";
 import { MemoryBroker } from "../src/testing/mod.ts";
 
 const ORDER_PLACED = new Event(
@@ -46,7 +53,7 @@ const jsm = await jetstreamManager(sub.nc);
 const info = await jsm.consumers.info(ORDER_PLACED.stream, SHIP.consumer);
 
 stop.abort();
-let report;
+let report: ListenReport | undefined;
 void listening.then((r) => {
   report = r;
 });
@@ -74,7 +81,7 @@ console.log(
   `consumer: delivered ${info.delivered.consumer_seq}, ack pending ${info.num_ack_pending}, pending ${info.num_pending}`,
 );
 console.log(
-  `virtual time: ${Math.round(broker.timers.monotonic() / 1000)} s, real time: ${
-    Math.round(performance.now() - started)
-  } ms`,
+  `virtual time: ${
+    Math.round(broker.timers.monotonic() / 1000)
+  } s, real time: ${Math.round(performance.now() - started)} ms`,
 );

@@ -43,10 +43,19 @@ snippets.forEach((snippet, i) => {
       const [cmd, args] = testCommand(path);
       const env = { ...process.env };
       delete env.NATS_URL;
-      const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
+      const child = spawn(cmd, args, {
+        stdio: ["ignore", "pipe", "pipe"],
+        env,
+      });
       let out = "";
-      child.stdout!.on("data", (c: Uint8Array) => (out += new TextDecoder().decode(c)));
-      child.stderr!.on("data", (c: Uint8Array) => (out += new TextDecoder().decode(c)));
+      child.stdout!.on(
+        "data",
+        (c: Uint8Array) => (out += new TextDecoder().decode(c)),
+      );
+      child.stderr!.on(
+        "data",
+        (c: Uint8Array) => (out += new TextDecoder().decode(c)),
+      );
       const code = await new Promise<number | null>((resolve) =>
         child.once("close", resolve)
       );

@@ -31,12 +31,17 @@ test("examples/07_testing_with_memory_broker.ts dead-letters after two virtual m
   const lines = await run("07_testing_with_memory_broker.ts");
   assert.ok(lines.includes("attempts: 1, 2, 3"), lines.join("\n"));
   assert.ok(
-    lines.includes("dead letter: exhausted after 3 attempts: Error: carrier down"),
+    lines.includes(
+      "dead letter: exhausted after 3 attempts: Error: carrier down",
+    ),
     lines.join("\n"),
   );
   assert.ok(
     lines.includes("consumer: delivered 3, ack pending 0, pending 0"),
     lines.join("\n"),
   );
-  assert.ok(lines.some((l) => l.startsWith("virtual time: 122 s")), lines.join("\n"));
+  assert.ok(
+    lines.some((l) => l.startsWith("virtual time: 122 s")),
+    lines.join("\n"),
+  );
 });

@@ -23,7 +23,10 @@ async function serverBackend(): Promise<Backend> {
     retryDelay: 300,
     ackWait: 1000,
     async connect() {
-      const nc = await connect({ servers: server.url, maxReconnectAttempts: 2 });
+      const nc = await connect({
+        servers: server.url,
+        maxReconnectAttempts: 2,
+      });
       connections.push(nc);
       return nc;
     },
@@ -69,7 +72,10 @@ for (const scenario of SCENARIOS) {
 
 test("acceptance on nats-server: emit, fail, retry twice, dead-lettered (300 ms delays)", async () => {
   await using b = await serverBackend();
-  assert.deepEqual(await deadLetterAfterRetries(b, 300), DEAD_LETTER_AFTER_RETRIES);
+  assert.deepEqual(
+    await deadLetterAfterRetries(b, 300),
+    DEAD_LETTER_AFTER_RETRIES,
+  );
 });
 
 test("acceptance on the memory broker: the same with retryDelay [60_000, 60_000] in under 1 s of real time", async () => {

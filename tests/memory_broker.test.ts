@@ -4,11 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import {
-  headers,
-  type Msg,
-  type NatsConnection,
-} from "@nats-io/nats-core";
+import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import {
   Actor,
@@ -36,7 +32,10 @@ function collect(nc: NatsConnection, subject: string, queue?: string): Msg[] {
 
 test("MemoryBroker rejects a bad start, version or maxPayload", () => {
   assert.throws(() => new MemoryBroker({ start: Number.NaN }), RangeError);
-  assert.throws(() => new MemoryBroker({ start: new Date("nope") }), RangeError);
+  assert.throws(
+    () => new MemoryBroker({ start: new Date("nope") }),
+    RangeError,
+  );
   assert.throws(() => new MemoryBroker({ version: "two" }), TypeError);
   assert.throws(() => new MemoryBroker({ maxPayload: 0 }), RangeError);
   assert.throws(() => new MemoryBroker({ maxPayload: 1.5 }), RangeError);
@@ -46,7 +45,10 @@ test("connect() gives a NatsConnection carrying the virtual clock under walnats.
   await using broker = new MemoryBroker({ start: 1_000_000 });
   const nc = broker.connect();
   assert.equal(timersOf(nc), broker.timers);
-  assert.equal((nc as unknown as Record<symbol, unknown>)[TIMERS], broker.timers);
+  assert.equal(
+    (nc as unknown as Record<symbol, unknown>)[TIMERS],
+    broker.timers,
+  );
   assert.equal(nc.info?.version, "2.9.10");
   assert.equal(broker.now(), 1_000_000);
   await broker.advance(1500);
@@ -135,7 +137,9 @@ test("core subjects: wildcards, queue groups take turns, headers, max, iterators
   const q2 = collect(nc, "orders.created", "workers");
   const h = headers();
   h.set("X-Trace", "abc");
-  for (let i = 0; i < 4; i++) nc.publish("orders.created", `${i}`, { headers: h });
+  for (let i = 0; i < 4; i++) {
+    nc.publish("orders.created", `${i}`, { headers: h });
+  }
   nc.publish("orders.eu.created", "deep");
   await nc.flush();
   assert.equal(star.length, 4);
@@ -190,9 +194,15 @@ test("closing and draining: closed() resolves, publish after close throws, drain
   assert.ok(b.isClosed());
   await b.closed();
   await a.close();
-  assert.throws(() => a.publish("x", "3"), (e: Error) => e.name === "ClosedConnectionError");
+  assert.throws(
+    () => a.publish("x", "3"),
+    (e: Error) => e.name === "ClosedConnectionError",
+  );
   const c = broker.connect();
-  assert.throws(() => c.publish("", "x"), (e: Error) => e.name === "InvalidSubjectError");
+  assert.throws(
+    () => c.publish("", "x"),
+    (e: Error) => e.name === "InvalidSubjectError",
+  );
   assert.throws(
     () => c.publish("big", new Uint8Array(2 * 1024 * 1024)),
     /max_payload/,
@@ -211,7 +221,11 @@ test("limits: max_msgs drops the oldest (discard old) or refuses (discard new), 
     max_msgs: 2,
     discard: "new" as never,
   });
-  await jsm.streams.add({ name: "aged", subjects: ["aged"], max_age: 60_000 * 1e6 });
+  await jsm.streams.add({
+    name: "aged",
+    subjects: ["aged"],
+    max_age: 60_000 * 1e6,
+  });
   for (let i = 0; i < 3; i++) await js.publish("old", `${i}`);
   assert.deepEqual(
     (await jsm.streams.info("old")).state.first_seq,
@@ -232,11 +246,18 @@ test("interest retention: kept until every consumer acks; not stored without con
   const nc = broker.connect();
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  await jsm.streams.add({ name: "int", subjects: ["int"], retention: "interest" as never });
+  await jsm.streams.add({
+    name: "int",
+    subjects: ["int"],
+    retention: "interest" as never,
+  });
   await js.publish("int", "nobody listens");
   assert.equal((await jsm.streams.info("int")).state.messages, 0);
   for (const name of ["a", "b"]) {
-    await jsm.consumers.add("int", { durable_name: name, ack_policy: "explicit" as never });
+    await jsm.consumers.add("int", {
+      durable_name: name,
+      ack_policy: "explicit" as never,
+    });
   }
   await js.publish("int", "for both");
   const a = await (await js.consumers.get("int", "a")).next();
@@ -255,13 +276,24 @@ test("+TERM with a reason is ignored as by 2.9, honoured when the broker present
     const nc = broker.connect();
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
-    await jsm.streams.add({ name: "t", subjects: ["t"], retention: "interest" as never });
-    await jsm.consumers.add("t", { durable_name: "c", ack_policy: "explicit" as never });
+    await jsm.streams.add({
+      name: "t",
+      subjects: ["t"],
+      retention: "interest" as never,
+    });
+    await jsm.consumers.add("t", {
+      durable_name: "c",
+      ack_policy: "explicit" as never,
+    });
     await js.publish("t", "x");
     const m = await (await js.consumers.get("t", "c")).next();
     m!.term("done with it");
     await broker.settle();
-    assert.equal((await jsm.consumers.info("t", "c")).num_ack_pending, left, version);
+    assert.equal(
+      (await jsm.consumers.info("t", "c")).num_ack_pending,
+      left,
+      version,
+    );
   }
 });
 
@@ -281,7 +313,9 @@ test("hostile input never breaks the broker: junk acks, pull requests and API bo
   const statuses: string[] = [];
   nc.subscribe("_INBOX.hostile", {
     callback: (_e, m) => {
-      if (!m.reply) statuses.push(`${m.headers?.code} ${m.headers?.description}`);
+      if (!m.reply) {
+        statuses.push(`${m.headers?.code} ${m.headers?.description}`);
+      }
     },
   });
   const next = `$JS.API.CONSUMER.MSG.NEXT.${ev.stream}.${actor.consumer}`;
@@ -307,31 +341,58 @@ test("hostile input never breaks the broker: junk acks, pull requests and API bo
       `${ack}.-1.-1.-1.0.0`,
     ]
   ) {
-    for (const body of ["+ACK", '-NAK {"delay":"soon"}', "-NAK {", "-NAK 5 parsecs", "+TERM", "+WPI", "+NXT garbage", "whatever"]) {
+    for (
+      const body of [
+        "+ACK",
+        '-NAK {"delay":"soon"}',
+        "-NAK {",
+        "-NAK 5 parsecs",
+        "+TERM",
+        "+WPI",
+        "+NXT garbage",
+        "whatever",
+      ]
+    ) {
       nc.publish(subject, body);
     }
   }
   for (
     const [subject, body] of [
       ["$JS.API.STREAM.CREATE.hostile", "[]"],
-      ["$JS.API.STREAM.CREATE.hostile", '{"name":"hostile","subjects":"everything"}'],
+      [
+        "$JS.API.STREAM.CREATE.hostile",
+        '{"name":"hostile","subjects":"everything"}',
+      ],
       ["$JS.API.STREAM.CREATE.hostile", '{"name":"hostile","max_msgs":"lots"}'],
-      ["$JS.API.STREAM.CREATE.hostile", '{"name":"hostile","subjects":["a.>.b"]}'],
+      [
+        "$JS.API.STREAM.CREATE.hostile",
+        '{"name":"hostile","subjects":["a.>.b"]}',
+      ],
       ["$JS.API.CONSUMER.DURABLE.CREATE.hostile-target.x", '{"config":5}'],
-      ["$JS.API.CONSUMER.DURABLE.CREATE.hostile-target.p", '{"config":{"durable_name":"p","ack_policy":"explicit","deliver_subject":"push.here"}}'],
+      [
+        "$JS.API.CONSUMER.DURABLE.CREATE.hostile-target.p",
+        '{"config":{"durable_name":"p","ack_policy":"explicit","deliver_subject":"push.here"}}',
+      ],
       ["$JS.API.STREAM.MSG.GET.hostile-target", '{"seq":"one"}'],
       ["$JS.API.STREAM.PURGE.hostile-target", "{bad"],
     ]
   ) {
     const m = await nc.request(subject!, body, { timeout: 1000 });
     const error = (m.json() as { error?: { code: number } }).error;
-    assert.ok(error !== undefined && error.code >= 400, `${subject} ${body}: ${m.string()}`);
+    assert.ok(
+      error !== undefined && error.code >= 400,
+      `${subject} ${body}: ${m.string()}`,
+    );
   }
   await broker.advance(100);
   // Every malformed pull request was answered with a 400 or expired (408).
   // (A body that is not an object nor a number asks for one message, as
   // with nats-server: not sent here, it would take the message.)
-  assert.equal(statuses.filter((s) => s.startsWith("400")).length, 5, statuses.join("\n"));
+  assert.equal(
+    statuses.filter((s) => s.startsWith("400")).length,
+    5,
+    statuses.join("\n"),
+  );
   // The already-expired request is dropped without a word when a message
   // is there for it (nats-server's nextWaiting); the message stays.
   assert.ok(!statuses.some((s) => s.startsWith("408")), statuses.join("\n"));
@@ -360,7 +421,10 @@ test("walnats follows the virtual clock: Walnats-Delay, request timeouts, retry 
   const sub = await new Actors(actor).connect(nc);
   await sub.register();
   const controller = new AbortController();
-  const listening = sub.listen({ signal: controller.signal, logger: silentLogger });
+  const listening = sub.listen({
+    signal: controller.signal,
+    logger: silentLogger,
+  });
   await pub.emit(ev, { name: "later" }, { delay: 3_600_000 });
   await broker.advance(3_599_000);
   assert.deepEqual(runs, []);
@@ -397,9 +461,15 @@ test("the same test on two brokers from the same start gives the same result, ti
     await sub.register();
     for (let i = 0; i < 5; i++) await pub.emit(ev, { name: `${i}` });
     const controller = new AbortController();
-    const listening = sub.listen({ signal: controller.signal, logger: silentLogger });
+    const listening = sub.listen({
+      signal: controller.signal,
+      logger: silentLogger,
+    });
     await broker.advance(60_000);
-    const info = await (await jetstreamManager(nc)).consumers.info(ev.stream, actor.consumer);
+    const info = await (await jetstreamManager(nc)).consumers.info(
+      ev.stream,
+      actor.consumer,
+    );
     controller.abort();
     await broker.advance(20_000);
     return { info, report: await listening };

@@ -106,7 +106,11 @@ function listen(
   return {
     async stop() {
       controller.abort();
-      await b.until(() => report !== undefined || failure !== undefined, "listen() to return", 30_000);
+      await b.until(
+        () => report !== undefined || failure !== undefined,
+        "listen() to return",
+        30_000,
+      );
       await done;
       if (failure !== undefined) throw failure;
       return report!;
@@ -131,7 +135,10 @@ function figures(info: ConsumerInfo): Record<string, unknown> {
   };
 }
 
-async function consumer(nc: NatsConnection, actor: AnyActor): Promise<ConsumerInfo> {
+async function consumer(
+  nc: NatsConnection,
+  actor: AnyActor,
+): Promise<ConsumerInfo> {
   const jsm = await jetstreamManager(nc);
   return await jsm.consumers.info(actor.event.stream, actor.consumer);
 }
@@ -144,7 +151,9 @@ async function quiet(
 ): Promise<ConsumerInfo> {
   return await b.until(async () => {
     const info = await consumer(nc, actor);
-    return info.num_pending === 0 && info.num_ack_pending === 0 ? info : undefined;
+    return info.num_pending === 0 && info.num_ack_pending === 0
+      ? info
+      : undefined;
   }, `consumer ${actor.name} to be quiet`);
 }
 
@@ -263,7 +272,8 @@ export const SCENARIOS: Scenario[] = [
     name: "retries with delays: fails twice, succeeds on the third attempt",
     async run(b) {
       const ev = new Event(uniq("fid-retry"), User);
-      const starts: { attempt: number; deliveryCount: number; at: number }[] = [];
+      const starts: { attempt: number; deliveryCount: number; at: number }[] =
+        [];
       const actor = new Actor(uniq("fid-retrier"), ev, (_m, ctx) => {
         starts.push({
           attempt: ctx.attempt,
@@ -311,10 +321,14 @@ export const SCENARIOS: Scenario[] = [
       const { pub, sub, nc } = await setup(b, [ev], [actor]);
       await pub.emit(ev, { name: "widget" });
       const running = listen(b, sub);
-      const letters = await b.until(async () => {
-        const list = await sub.deadLetters(actor);
-        return list.length > 0 ? list : undefined;
-      }, "a dead letter", 600_000);
+      const letters = await b.until(
+        async () => {
+          const list = await sub.deadLetters(actor);
+          return list.length > 0 ? list : undefined;
+        },
+        "a dead letter",
+        600_000,
+      );
       const info = await quiet(b, nc, actor);
       const report = await running.stop();
       return {
@@ -397,7 +411,8 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: "ack-wait redelivery after a crash: a pulled, never-acked message comes back",
+    name:
+      "ack-wait redelivery after a crash: a pulled, never-acked message comes back",
     async run(b) {
       const ev = new Event(uniq("fid-crash"), User);
       const seen: { attempt: number; deliveryCount: number; at: number }[] = [];
@@ -461,7 +476,8 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: "delayed emit: Walnats-Delay holds the handler back, without an attempt",
+    name:
+      "delayed emit: Walnats-Delay holds the handler back, without an attempt",
     async run(b) {
       const ev = new Event(uniq("fid-later"), User);
       const seen: { attempt: number; deliveryCount: number; at: number }[] = [];
@@ -506,7 +522,11 @@ export const SCENARIOS: Scenario[] = [
         .withResponse(v.object({ cost: v.number() }));
       const unanswered = new Event(uniq("fid-silent"), User)
         .withResponse(v.object({ cost: v.number() }));
-      const actor = new Actor(uniq("fid-pricer"), ev, (m) => ({ cost: m.n / 4 }));
+      const actor = new Actor(
+        uniq("fid-pricer"),
+        ev,
+        (m) => ({ cost: m.n / 4 }),
+      );
       const { pub, sub } = await setup(b, [ev, unanswered], [actor]);
       const running = listen(b, sub);
       let reply: unknown;
@@ -532,7 +552,8 @@ export const SCENARIOS: Scenario[] = [
     expected: { reply: { cost: 3 }, timedOut: "RequestTimeoutError" },
   },
   {
-    name: "shutdown hand-back: a job outliving the grace is handed back at once",
+    name:
+      "shutdown hand-back: a job outliving the grace is handed back at once",
     async run(b) {
       const ev = new Event(uniq("fid-slow"), User);
       let started = 0;
@@ -562,7 +583,13 @@ export const SCENARIOS: Scenario[] = [
       await b.until(() => seen.length === 1, "the takeover");
       const info = await quiet(b, nc, actor2);
       const secondReport = await second.stop();
-      return { firstReport, handedBack, seen, secondReport, consumer: figures(info) };
+      return {
+        firstReport,
+        handedBack,
+        seen,
+        secondReport,
+        consumer: figures(info),
+      };
     },
     expected: {
       firstReport: noFailures,
@@ -589,10 +616,15 @@ export const SCENARIOS: Scenario[] = [
     async run(b) {
       const ev = new Event(uniq("fid-busy"), User);
       const release: (() => void)[] = [];
-      const actor = new Actor(uniq("fid-busy-actor"), ev, () =>
-        new Promise<void>((resolve) => {
-          release.push(resolve);
-        }), { maxAckPending: 2 });
+      const actor = new Actor(
+        uniq("fid-busy-actor"),
+        ev,
+        () =>
+          new Promise<void>((resolve) => {
+            release.push(resolve);
+          }),
+        { maxAckPending: 2 },
+      );
       const { pub, sub, nc } = await setup(b, [ev], [actor]);
       for (let i = 0; i < 5; i++) await pub.emit(ev, { name: `n${i}` });
       const running = listen(b, sub);
@@ -605,7 +637,11 @@ export const SCENARIOS: Scenario[] = [
       );
       for (let round = 0; round < 10 && release.length < 5; round++) {
         for (const r of release.splice(0)) r();
-        await b.until(async () => release.length > 0 || (await consumer(nc, actor)).num_pending === 0, "more jobs");
+        await b.until(
+          async () =>
+            release.length > 0 || (await consumer(nc, actor)).num_pending === 0,
+          "more jobs",
+        );
       }
       for (const r of release.splice(0)) r();
       const info = await quiet(b, nc, actor);
@@ -631,7 +667,8 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: "JetStream errors walnats maps: stream exists, not found, consumer not found",
+    name:
+      "JetStream errors walnats maps: stream exists, not found, consumer not found",
     async run(b) {
       const ev = new Event(uniq("fid-errors"), User, {
         limits: { maxMessages: 10 },
@@ -650,7 +687,11 @@ export const SCENARIOS: Scenario[] = [
         }
       };
       const jsm = await jetstreamManager(nc);
-      const orphan = new Actor(uniq("fid-orphan"), new Event(uniq("fid-nostream"), User), () => {});
+      const orphan = new Actor(
+        uniq("fid-orphan"),
+        new Event(uniq("fid-nostream"), User),
+        () => {},
+      );
       return {
         exists: await code(pub2.register({ update: false })),
         updated: (await pub2.register()).updated.length,
@@ -661,9 +702,11 @@ export const SCENARIOS: Scenario[] = [
         ),
         storageChange: await code(
           pub2.register().then(() =>
-            new Events(new Event(ev.name, User, {
-              limits: { maxMessages: 20, storage: "memory" },
-            })).connect(nc).then((p) => p.register())
+            new Events(
+              new Event(ev.name, User, {
+                limits: { maxMessages: 20, storage: "memory" },
+              }),
+            ).connect(nc).then((p) => p.register())
           ),
         ),
       };
@@ -696,10 +739,14 @@ export async function deadLetterAfterRetries(
   const { pub, sub, nc } = await setup(b, [ev], [actor]);
   await pub.emit(ev, { name: "parcel" });
   const running = listen(b, sub);
-  const letters = await b.until(async () => {
-    const list = await sub.deadLetters(actor);
-    return list.length > 0 ? list : undefined;
-  }, "the dead letter", 3 * retryDelay + 60_000);
+  const letters = await b.until(
+    async () => {
+      const list = await sub.deadLetters(actor);
+      return list.length > 0 ? list : undefined;
+    },
+    "the dead letter",
+    3 * retryDelay + 60_000,
+  );
   const info = await quiet(b, nc, actor);
   const report = await running.stop();
   return {
@@ -736,7 +783,13 @@ export const DEAD_LETTER_AFTER_RETRIES: unknown = {
 
 // --- the raw protocol, message by message ---
 
-const TIME_KEYS = new Set(["created", "first_ts", "last_ts", "last_active", "time"]);
+const TIME_KEYS = new Set([
+  "created",
+  "first_ts",
+  "last_ts",
+  "last_active",
+  "time",
+]);
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
 function normalizeJson(value: unknown): unknown {
@@ -756,7 +809,12 @@ function describeMsg(m: {
   subject: string;
   reply?: string;
   data: Uint8Array;
-  headers?: { code: number; description: string; keys(): string[]; get(k: string): string };
+  headers?: {
+    code: number;
+    description: string;
+    keys(): string[];
+    get(k: string): string;
+  };
 }): unknown {
   const out: Record<string, unknown> = {};
   out.subject = m.subject.startsWith("_INBOX.") ? "<inbox>" : m.subject;
@@ -795,25 +853,45 @@ function describeMsg(m: {
 export async function protocolTranscript(b: Backend): Promise<unknown[]> {
   const nc = await b.connect();
   const log: unknown[] = [];
-  const req = async (label: string, subject: string, body?: unknown, headers?: Record<string, string>) => {
+  const req = async (
+    label: string,
+    subject: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ) => {
     const { headers: makeHeaders } = await import("@nats-io/nats-core");
     let h;
     if (headers !== undefined) {
       h = makeHeaders();
       for (const [k, v] of Object.entries(headers)) h.set(k, v);
     }
-    const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+    const payload = body === undefined
+      ? undefined
+      : typeof body === "string"
+      ? body
+      : JSON.stringify(body);
     let answer: unknown;
-    const p = nc.request(subject, payload, { timeout: 500, ...(h ? { headers: h } : {}) }).then(
-      (m) => { answer = describeMsg(m); },
-      (e: Error) => { answer = { error: e.name, message: e.message }; },
+    const p = nc.request(subject, payload, {
+      timeout: 500,
+      ...(h ? { headers: h } : {}),
+    }).then(
+      (m) => {
+        answer = describeMsg(m);
+      },
+      (e: Error) => {
+        answer = { error: e.name, message: e.message };
+      },
     );
     await b.until(() => answer !== undefined, label, 5_000);
     await p;
     log.push([label, answer]);
   };
   const inbox = `_INBOX.transcript${Math.random().toString(36).slice(2)}`;
-  const pulled: { reply?: string; describe: unknown; respond: (d: string) => void }[] = [];
+  const pulled: {
+    reply?: string;
+    describe: unknown;
+    respond: (d: string) => void;
+  }[] = [];
   nc.subscribe(inbox, {
     callback: (_e, m) => {
       pulled.push({
@@ -823,14 +901,27 @@ export async function protocolTranscript(b: Backend): Promise<unknown[]> {
       });
     },
   });
-  const pull = async (label: string, consumer: string, body: string, done: (got: unknown[]) => boolean) => {
+  const pull = async (
+    label: string,
+    consumer: string,
+    body: string,
+    done: (got: unknown[]) => boolean,
+  ) => {
     const start = pulled.length;
-    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.tx.${consumer}`, body, { reply: inbox });
-    await b.until(() => done(pulled.slice(start).map((p) => p.describe)), label, 5_000);
+    nc.publish(`$JS.API.CONSUMER.MSG.NEXT.tx.${consumer}`, body, {
+      reply: inbox,
+    });
+    await b.until(
+      () => done(pulled.slice(start).map((p) => p.describe)),
+      label,
+      5_000,
+    );
     log.push([label, pulled.slice(start).map((p) => p.describe)]);
   };
   const status = (code: number) => (got: unknown[]) =>
-    got.some((g) => String((g as { status?: string }).status ?? "").startsWith(String(code)));
+    got.some((g) =>
+      String((g as { status?: string }).status ?? "").startsWith(String(code))
+    );
   const count = (n: number) => (got: unknown[]) => got.length >= n;
 
   const cfg = {
@@ -851,88 +942,238 @@ export async function protocolTranscript(b: Backend): Promise<unknown[]> {
   await req("stream info, missing", "$JS.API.STREAM.INFO.tx");
   await req("stream create", "$JS.API.STREAM.CREATE.tx", cfg);
   await req("stream create, same again", "$JS.API.STREAM.CREATE.tx", cfg);
-  await req("stream create, different", "$JS.API.STREAM.CREATE.tx", { ...cfg, max_msgs: 5 });
-  await req("stream update, storage", "$JS.API.STREAM.UPDATE.tx", { ...cfg, storage: "memory" });
-  await req("stream create, name mismatch", "$JS.API.STREAM.CREATE.tx", { ...cfg, name: "other" });
-  await req("stream create, overlap", "$JS.API.STREAM.CREATE.tx2", { ...cfg, name: "tx2" });
+  await req("stream create, different", "$JS.API.STREAM.CREATE.tx", {
+    ...cfg,
+    max_msgs: 5,
+  });
+  await req("stream update, storage", "$JS.API.STREAM.UPDATE.tx", {
+    ...cfg,
+    storage: "memory",
+  });
+  await req("stream create, name mismatch", "$JS.API.STREAM.CREATE.tx", {
+    ...cfg,
+    name: "other",
+  });
+  await req("stream create, overlap", "$JS.API.STREAM.CREATE.tx2", {
+    ...cfg,
+    name: "tx2",
+  });
   await req("stream create, bad JSON", "$JS.API.STREAM.CREATE.tx3", "{nope");
-  await req("stream create, defaults", "$JS.API.STREAM.CREATE.txmini", { name: "txmini", subjects: ["txmini.*"] });
-  await req("stream create, dup window over max age", "$JS.API.STREAM.CREATE.txage", { name: "txage", max_age: 1e9, duplicate_window: 2e9 });
-  await req("stream update", "$JS.API.STREAM.UPDATE.tx", { ...cfg, max_msgs: 1000 });
+  await req("stream create, defaults", "$JS.API.STREAM.CREATE.txmini", {
+    name: "txmini",
+    subjects: ["txmini.*"],
+  });
+  await req(
+    "stream create, dup window over max age",
+    "$JS.API.STREAM.CREATE.txage",
+    { name: "txage", max_age: 1e9, duplicate_window: 2e9 },
+  );
+  await req("stream update", "$JS.API.STREAM.UPDATE.tx", {
+    ...cfg,
+    max_msgs: 1000,
+  });
   await req("publish, no stream", "tx-nowhere", "x");
   await req("publish, no consumer", "tx", "hello", { "Nats-Msg-Id": "a1" });
-  await req("publish, no consumer, duplicate", "tx", "hello", { "Nats-Msg-Id": "a1" });
-  const ccfg = { durable_name: "c1", ack_policy: "explicit", ack_wait: 60e9, max_deliver: 5, max_ack_pending: 10 };
-  await req("durable create", "$JS.API.CONSUMER.DURABLE.CREATE.tx.c1", { stream_name: "tx", config: ccfg });
-  await req("consumer create, named", "$JS.API.CONSUMER.CREATE.tx.c2", { stream_name: "tx", config: { ...ccfg, durable_name: "c2", name: "c2" } });
-  await req("durable create, same", "$JS.API.CONSUMER.DURABLE.CREATE.tx.c1", { stream_name: "tx", config: ccfg });
-  await req("durable create, updates max_deliver", "$JS.API.CONSUMER.DURABLE.CREATE.tx.c1", { stream_name: "tx", config: { ...ccfg, max_deliver: 7 } });
-  await req("durable create, deliver policy change", "$JS.API.CONSUMER.DURABLE.CREATE.tx.c1", { stream_name: "tx", config: { ...ccfg, deliver_policy: "new" } });
-  await req("durable create, name mismatch", "$JS.API.CONSUMER.DURABLE.CREATE.tx.zz", { stream_name: "tx", config: ccfg });
-  await req("durable create, no stream", "$JS.API.CONSUMER.DURABLE.CREATE.nostream.c1", { stream_name: "nostream", config: ccfg });
+  await req("publish, no consumer, duplicate", "tx", "hello", {
+    "Nats-Msg-Id": "a1",
+  });
+  const ccfg = {
+    durable_name: "c1",
+    ack_policy: "explicit",
+    ack_wait: 60e9,
+    max_deliver: 5,
+    max_ack_pending: 10,
+  };
+  await req("durable create", "$JS.API.CONSUMER.DURABLE.CREATE.tx.c1", {
+    stream_name: "tx",
+    config: ccfg,
+  });
+  await req("consumer create, named", "$JS.API.CONSUMER.CREATE.tx.c2", {
+    stream_name: "tx",
+    config: { ...ccfg, durable_name: "c2", name: "c2" },
+  });
+  await req("durable create, same", "$JS.API.CONSUMER.DURABLE.CREATE.tx.c1", {
+    stream_name: "tx",
+    config: ccfg,
+  });
+  await req(
+    "durable create, updates max_deliver",
+    "$JS.API.CONSUMER.DURABLE.CREATE.tx.c1",
+    { stream_name: "tx", config: { ...ccfg, max_deliver: 7 } },
+  );
+  await req(
+    "durable create, deliver policy change",
+    "$JS.API.CONSUMER.DURABLE.CREATE.tx.c1",
+    { stream_name: "tx", config: { ...ccfg, deliver_policy: "new" } },
+  );
+  await req(
+    "durable create, name mismatch",
+    "$JS.API.CONSUMER.DURABLE.CREATE.tx.zz",
+    { stream_name: "tx", config: ccfg },
+  );
+  await req(
+    "durable create, no stream",
+    "$JS.API.CONSUMER.DURABLE.CREATE.nostream.c1",
+    { stream_name: "nostream", config: ccfg },
+  );
   await req("consumer info, missing", "$JS.API.CONSUMER.INFO.tx.nope");
   await req("consumer info, no stream", "$JS.API.CONSUMER.INFO.nostream.nope");
-  await req("publish 1", "tx", "one", { "Nats-Msg-Id": "m1", "X-Custom": "yes" });
+  await req("publish 1", "tx", "one", {
+    "Nats-Msg-Id": "m1",
+    "X-Custom": "yes",
+  });
   await req("publish 2", "tx", "two");
-  await req("publish, expected stream", "tx", "x", { "Nats-Expected-Stream": "other" });
-  await req("publish, expected last sequence", "tx", "x", { "Nats-Expected-Last-Sequence": "1" });
-  await pull("pull batch 3 expires 300ms", "c1", JSON.stringify({ batch: 3, expires: 300e6 }), status(408));
+  await req("publish, expected stream", "tx", "x", {
+    "Nats-Expected-Stream": "other",
+  });
+  await req("publish, expected last sequence", "tx", "x", {
+    "Nats-Expected-Last-Sequence": "1",
+  });
+  await pull(
+    "pull batch 3 expires 300ms",
+    "c1",
+    JSON.stringify({ batch: 3, expires: 300e6 }),
+    status(408),
+  );
   await req("consumer info after pull", "$JS.API.CONSUMER.INFO.tx.c1");
-  await pull("pull no_wait, nothing left", "c1", JSON.stringify({ batch: 3, no_wait: true }), status(404));
-  await pull("pull with heartbeats", "c1", JSON.stringify({ batch: 1, expires: 300e6, idle_heartbeat: 100e6 }), status(408));
-  await pull("pull, heartbeat too large", "c1", JSON.stringify({ batch: 1, expires: 100e6, idle_heartbeat: 100e6 }), status(400));
+  await pull(
+    "pull no_wait, nothing left",
+    "c1",
+    JSON.stringify({ batch: 3, no_wait: true }),
+    status(404),
+  );
+  await pull(
+    "pull with heartbeats",
+    "c1",
+    JSON.stringify({ batch: 1, expires: 300e6, idle_heartbeat: 100e6 }),
+    status(408),
+  );
+  await pull(
+    "pull, heartbeat too large",
+    "c1",
+    JSON.stringify({ batch: 1, expires: 100e6, idle_heartbeat: 100e6 }),
+    status(400),
+  );
   await pull("pull, bad JSON", "c1", "{bad", status(400));
-  await pull("pull c2 no_wait batch 5", "c2", JSON.stringify({ batch: 5, no_wait: true }), status(408));
+  await pull(
+    "pull c2 no_wait batch 5",
+    "c2",
+    JSON.stringify({ batch: 5, no_wait: true }),
+    status(408),
+  );
   // Acks on c1's two deliveries.
-  const deliveries = pulled.filter((p) => p.reply?.startsWith("$JS.ACK.tx.c1."));
+  const deliveries = pulled.filter((p) =>
+    p.reply?.startsWith("$JS.ACK.tx.c1.")
+  );
   let acked: unknown;
   void nc.request(deliveries[0]!.reply!, "+ACK", { timeout: 1000 }).then(
-    (m) => { acked = describeMsg(m); },
-    (e: Error) => { acked = { error: e.name }; },
+    (m) => {
+      acked = describeMsg(m);
+    },
+    (e: Error) => {
+      acked = { error: e.name };
+    },
   );
   await b.until(() => acked !== undefined, "double ack", 5_000);
   log.push(["double ack reply", acked]);
   deliveries[1]!.respond("+WPI");
   deliveries[1]!.respond("+TERM with a reason");
-  await req("consumer info after ack and term with reason", "$JS.API.CONSUMER.INFO.tx.c1");
+  await req(
+    "consumer info after ack and term with reason",
+    "$JS.API.CONSUMER.INFO.tx.c1",
+  );
   await req("stream info", "$JS.API.STREAM.INFO.tx");
   deliveries[1]!.respond('-NAK {"delay":200000000}');
-  await req("consumer info after nak with delay", "$JS.API.CONSUMER.INFO.tx.c1");
-  await pull("pull after the nak delay", "c1", JSON.stringify({ batch: 1, expires: 2000e6 }), count(1));
+  await req(
+    "consumer info after nak with delay",
+    "$JS.API.CONSUMER.INFO.tx.c1",
+  );
+  await pull(
+    "pull after the nak delay",
+    "c1",
+    JSON.stringify({ batch: 1, expires: 2000e6 }),
+    count(1),
+  );
   const redelivered = pulled[pulled.length - 1]!;
   redelivered.respond("+TERM");
   // The server applies acks asynchronously: wait until it shows.
-  await b.until(async () => {
-    const m = await nc.request("$JS.API.CONSUMER.INFO.tx.c1", undefined, { timeout: 1000 });
-    return (m.json() as { num_ack_pending: number }).num_ack_pending === 0;
-  }, "the term to apply", 5_000);
+  await b.until(
+    async () => {
+      const m = await nc.request("$JS.API.CONSUMER.INFO.tx.c1", undefined, {
+        timeout: 1000,
+      });
+      return (m.json() as { num_ack_pending: number }).num_ack_pending === 0;
+    },
+    "the term to apply",
+    5_000,
+  );
   await req("consumer info after term", "$JS.API.CONSUMER.INFO.tx.c1");
   await req("stream info after term", "$JS.API.STREAM.INFO.tx");
   await req("stream names", "$JS.API.STREAM.NAMES", { subject: "tx" });
   await req("stream list", "$JS.API.STREAM.LIST", {});
   await req("consumer names", "$JS.API.CONSUMER.NAMES.tx", {});
   await req("consumer list", "$JS.API.CONSUMER.LIST.tx", {});
-  await req("msg get, acked by c1 but not c2", "$JS.API.STREAM.MSG.GET.tx", { seq: 2 });
-  await req("msg get, next by subject", "$JS.API.STREAM.MSG.GET.tx", { seq: 1, next_by_subj: "tx" });
-  await req("msg get, last by subject", "$JS.API.STREAM.MSG.GET.tx", { last_by_subj: "tx" });
+  await req("msg get, acked by c1 but not c2", "$JS.API.STREAM.MSG.GET.tx", {
+    seq: 2,
+  });
+  await req("msg get, next by subject", "$JS.API.STREAM.MSG.GET.tx", {
+    seq: 1,
+    next_by_subj: "tx",
+  });
+  await req("msg get, last by subject", "$JS.API.STREAM.MSG.GET.tx", {
+    last_by_subj: "tx",
+  });
   await req("msg get, missing", "$JS.API.STREAM.MSG.GET.tx", { seq: 99 });
-  await req("msg delete, missing", "$JS.API.STREAM.MSG.DELETE.tx", { seq: 99, no_erase: true });
+  await req("msg delete, missing", "$JS.API.STREAM.MSG.DELETE.tx", {
+    seq: 99,
+    no_erase: true,
+  });
   // A pull waiting when its consumer goes.
   const before = pulled.length;
-  nc.publish("$JS.API.CONSUMER.MSG.NEXT.tx.c2", JSON.stringify({ batch: 1, expires: 3000e6 }), { reply: inbox });
+  nc.publish(
+    "$JS.API.CONSUMER.MSG.NEXT.tx.c2",
+    JSON.stringify({ batch: 1, expires: 3000e6 }),
+    { reply: inbox },
+  );
   await req("consumer delete", "$JS.API.CONSUMER.DELETE.tx.c2");
-  await b.until(() => pulled.length > before, "the waiting pull's answer", 5_000);
-  log.push(["waiting pull of a deleted consumer", pulled.slice(before).map((p) => p.describe)]);
+  await b.until(
+    () => pulled.length > before,
+    "the waiting pull's answer",
+    5_000,
+  );
+  log.push([
+    "waiting pull of a deleted consumer",
+    pulled.slice(before).map((p) => p.describe),
+  ]);
   await req("consumer delete, missing", "$JS.API.CONSUMER.DELETE.tx.c2");
   await req("stream info after consumer delete", "$JS.API.STREAM.INFO.tx");
   await req("stream purge", "$JS.API.STREAM.PURGE.tx", {});
   await req("stream delete", "$JS.API.STREAM.DELETE.txmini");
   await req("stream delete, missing", "$JS.API.STREAM.DELETE.txmini");
   // Limits.
-  const lim = { name: "txlim", subjects: ["txlim"], retention: "interest", max_msgs: 2, max_msg_size: 64, discard: "new", max_consumers: 1, storage: "memory" };
+  const lim = {
+    name: "txlim",
+    subjects: ["txlim"],
+    retention: "interest",
+    max_msgs: 2,
+    max_msg_size: 64,
+    discard: "new",
+    max_consumers: 1,
+    storage: "memory",
+  };
   await req("limits stream", "$JS.API.STREAM.CREATE.txlim", lim);
-  await req("limits consumer", "$JS.API.CONSUMER.DURABLE.CREATE.txlim.l1", { stream_name: "txlim", config: { durable_name: "l1", ack_policy: "explicit" } });
-  await req("limits, second consumer", "$JS.API.CONSUMER.DURABLE.CREATE.txlim.l2", { stream_name: "txlim", config: { durable_name: "l2", ack_policy: "explicit" } });
+  await req("limits consumer", "$JS.API.CONSUMER.DURABLE.CREATE.txlim.l1", {
+    stream_name: "txlim",
+    config: { durable_name: "l1", ack_policy: "explicit" },
+  });
+  await req(
+    "limits, second consumer",
+    "$JS.API.CONSUMER.DURABLE.CREATE.txlim.l2",
+    {
+      stream_name: "txlim",
+      config: { durable_name: "l2", ack_policy: "explicit" },
+    },
+  );
   await req("limits, too big", "txlim", "x".repeat(100));
   await req("limits, 1", "txlim", "one");
   await req("limits, 2", "txlim", "two");

@@ -80,7 +80,9 @@ export class JetStream {
       this.#total++;
       if (value.error !== undefined) this.#errors++;
       if (!reply) return;
-      const text = JSON.stringify(type === "" ? value : { type: T + type, ...value });
+      const text = JSON.stringify(
+        type === "" ? value : { type: T + type, ...value },
+      );
       this.#env.send({
         subject: reply,
         reply: undefined,
@@ -224,7 +226,10 @@ export class JetStream {
         );
       }
       if (b === "INFO" && n === 4) {
-        return api("consumer_info_response", () => this.#consumer(c!, d!).info());
+        return api(
+          "consumer_info_response",
+          () => this.#consumer(c!, d!).info(),
+        );
       }
       if (b === "DELETE" && n === 4) {
         return api("consumer_delete_response", () => {

@@ -152,7 +152,9 @@ export class VirtualClock {
         }
         this.#elapsed = Math.max(this.#elapsed, first.due);
         // Run everything due at this instant, then let promises settle.
-        while (this.#queue[0] !== undefined && this.#queue[0].due <= this.#elapsed) {
+        while (
+          this.#queue[0] !== undefined && this.#queue[0].due <= this.#elapsed
+        ) {
           const entry = this.#queue.shift()!;
           if (entry.every > 0) {
             entry.due += entry.every;
@@ -172,7 +174,10 @@ export class VirtualClock {
       await settle();
       if (errors.length === 1) throw errors[0];
       if (errors.length > 1) {
-        throw new AggregateError(errors, `${errors.length} timer callbacks threw`);
+        throw new AggregateError(
+          errors,
+          `${errors.length} timer callbacks threw`,
+        );
       }
     } finally {
       this.#advancing = false;
@@ -192,4 +197,3 @@ function toDelay(ms: number): number {
   const n = Number(ms);
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
-

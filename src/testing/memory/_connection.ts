@@ -1,8 +1,8 @@
 // A nats-core NatsConnection backed by the memory broker: the real
 // @nats-io/jetstream client and walnats run on it unchanged.
 import {
-  createInbox,
   type ConnectionOptions,
+  createInbox,
   type Msg,
   type MsgCallback,
   type NatsConnection,
@@ -34,7 +34,6 @@ import {
 import type { Router, RouterSub } from "./_router.ts";
 import { isFilterSubject } from "./_subjects.ts";
 import { TIMERS } from "../../timers.ts";
-
 
 /** What a connection needs from its broker. */
 export interface ConnectionHost {
@@ -233,7 +232,9 @@ export class MemoryConnection implements NatsConnection {
   readonly #statuses = new Set<QueuedIteratorImpl<Status>>();
   readonly #closedPromise: Promise<void | Error>;
   #resolveClosed!: (value: void | Error) => void;
-  readonly #closeListeners = new Set<{ connectionClosedCallback(err?: Error): void }>();
+  readonly #closeListeners = new Set<
+    { connectionClosedCallback(err?: Error): void }
+  >();
   #closed = false;
   #draining = false;
   #stats: Stats = { inBytes: 0, outBytes: 0, inMsgs: 0, outMsgs: 0 };
@@ -313,7 +314,11 @@ export class MemoryConnection implements NatsConnection {
 
   respondMessage(msg: Msg): boolean {
     if (!msg.reply) return false;
-    this.publish(msg.reply, msg.data, msg.headers ? { headers: msg.headers } : {});
+    this.publish(
+      msg.reply,
+      msg.data,
+      msg.headers ? { headers: msg.headers } : {},
+    );
     return true;
   }
 
@@ -365,7 +370,9 @@ export class MemoryConnection implements NatsConnection {
         max: 1,
         timeout,
         callback: (err, msg) => {
-          if (err === null && msg.data.length === 0 && msg.headers?.code === 503) {
+          if (
+            err === null && msg.data.length === 0 && msg.headers?.code === 503
+          ) {
             err = new errors.NoRespondersError(subject);
           }
           if (err === null) {
@@ -408,9 +415,11 @@ export class MemoryConnection implements NatsConnection {
     const sub = this.subscribe(inbox, {
       callback: (_err, msg) => {
         if (msg.data.length === 0 && msg.headers?.code === 503) {
-          stop(new errors.RequestError("no responders", {
-            cause: new errors.NoRespondersError(subject),
-          }));
+          stop(
+            new errors.RequestError("no responders", {
+              cause: new errors.NoRespondersError(subject),
+            }),
+          );
           return;
         }
         if (strategy === "sentinel" && msg.data.length === 0) {
@@ -529,12 +538,16 @@ export class MemoryConnection implements NatsConnection {
    * @internal What nats-core's connection offers @nats-io/jetstream's
    * consumers: a callback when the connection closes.
    */
-  addCloseListener(listener: { connectionClosedCallback(err?: Error): void }): void {
+  addCloseListener(
+    listener: { connectionClosedCallback(err?: Error): void },
+  ): void {
     this.#closeListeners.add(listener);
   }
 
   /** @internal See {@linkcode MemoryConnection.addCloseListener}. */
-  removeCloseListener(listener: { connectionClosedCallback(err?: Error): void }): void {
+  removeCloseListener(
+    listener: { connectionClosedCallback(err?: Error): void },
+  ): void {
     this.#closeListeners.delete(listener);
   }
 

@@ -5,7 +5,7 @@
 import type { VirtualTimer } from "./_clock.ts";
 import { ApiError, errors } from "./_errors.ts";
 import { epochNanos, rfc3339, statusHeader } from "./_message.ts";
-import type { Env, Stream, StoredMsg } from "./_stream.ts";
+import type { Env, StoredMsg, Stream } from "./_stream.ts";
 import { isFilterSubject, isSubsetOf, subjectMatches } from "./_subjects.ts";
 
 const NANOS = 1_000_000;
@@ -283,7 +283,13 @@ type Parsed =
 /** Parse a CONSUMER.MSG.NEXT payload like nextReqFromMsg (times in ms). */
 function parseNext(body: string): Parsed {
   const req = body.trim();
-  const base = { ok: true as const, expires: 0, noWait: false, maxBytes: 0, hb: 0 };
+  const base = {
+    ok: true as const,
+    expires: 0,
+    noWait: false,
+    maxBytes: 0,
+    hb: 0,
+  };
   if (req === "") return { ...base, batch: 1 };
   if (req.startsWith("{")) {
     let v: Record<string, unknown>;
@@ -304,7 +310,9 @@ function parseNext(body: string): Parsed {
       if (x === undefined || x === null) return 0;
       // Go reads these into int64 (Duration) fields: a fraction or a number
       // past int64 does not decode.
-      if (typeof x !== "number" || !Number.isInteger(x) || Math.abs(x) > 9.2e18) {
+      if (
+        typeof x !== "number" || !Number.isInteger(x) || Math.abs(x) > 9.2e18
+      ) {
         return `json: cannot unmarshal ${typeof x} into Go struct field JSApiConsumerGetNextRequest.${k} of type int`;
       }
       return x;
@@ -317,7 +325,10 @@ function parseNext(body: string): Parsed {
       if (typeof x === "string") return { ok: false, error: x };
     }
     if (v.no_wait !== undefined && typeof v.no_wait !== "boolean") {
-      return { ok: false, error: "json: cannot unmarshal into no_wait of type bool" };
+      return {
+        ok: false,
+        error: "json: cannot unmarshal into no_wait of type bool",
+      };
     }
     const e = expires as number;
     const h = hb as number;
@@ -485,8 +496,13 @@ export class Consumer {
       sendErr(409, `Exceeded MaxRequestBatch of ${cfg.max_batch}`);
       return;
     }
-    if (cfg.max_expires && p.expires !== 0 && p.expires > cfg.max_expires / NANOS) {
-      sendErr(409, `Exceeded MaxRequestExpires of ${cfg.max_expires / NANOS}ms`);
+    if (
+      cfg.max_expires && p.expires !== 0 && p.expires > cfg.max_expires / NANOS
+    ) {
+      sendErr(
+        409,
+        `Exceeded MaxRequestExpires of ${cfg.max_expires / NANOS}ms`,
+      );
       return;
     }
     if (this.#waiting.length >= cfg.max_waiting) this.#processWaiting(false);
@@ -644,7 +660,10 @@ export class Consumer {
     }
     const max = this.config.max_ack_pending ?? 0;
     if (max > 0 && this.#pending.size >= max) return "stalled";
-    const msg = this.stream.nextFrom(this.#sseq, this.config.filter_subject ?? "");
+    const msg = this.stream.nextFrom(
+      this.#sseq,
+      this.config.filter_subject ?? "",
+    );
     if (msg === undefined) return undefined;
     this.#sseq = msg.seq + 1;
     return { msg, dc: 1 };
@@ -657,13 +676,16 @@ export class Consumer {
     if (p !== undefined) p.ts = now;
     else this.#pending.set(msg.seq, { dseq, ts: now });
     this.#ldt = this.#env.clock.now();
-    const ackReply = `$JS.ACK.${this.stream.name}.${this.name}.${dc}.${msg.seq}.${dseq}.${
-      epochNanos(msg.ts)
-    }.${this.numPending()}`;
+    const ackReply =
+      `$JS.ACK.${this.stream.name}.${this.name}.${dc}.${msg.seq}.${dseq}.${
+        epochNanos(msg.ts)
+      }.${this.numPending()}`;
     let hdr = msg.hdr;
     let data = msg.data;
     if (this.config.headers_only) {
-      const size = new TextEncoder().encode(`Nats-Msg-Size: ${data.length}\r\n\r\n`);
+      const size = new TextEncoder().encode(
+        `Nats-Msg-Size: ${data.length}\r\n\r\n`,
+      );
       const base = hdr ?? new TextEncoder().encode("NATS/1.0\r\n\r\n");
       const joined = new Uint8Array(base.length - 2 + size.length);
       joined.set(base.subarray(0, base.length - 2), 0);
@@ -671,7 +693,13 @@ export class Consumer {
       hdr = joined;
       data = EMPTY;
     }
-    this.#env.send({ to: wr.reply, subject: msg.subject, reply: ackReply, hdr, data });
+    this.#env.send({
+      to: wr.reply,
+      subject: msg.subject,
+      reply: ackReply,
+      hdr,
+      data,
+    });
     wr.n--;
     wr.d++;
     if (wr.n <= 0) {
@@ -709,12 +737,19 @@ export class Consumer {
         p.ts = this.#env.clock.monotonic();
         this.#scheduleAckTimer();
       }
-    } else if (body === "+TERM" || (this.#env.termReasons && body.startsWith("+TERM "))) {
+    } else if (
+      body === "+TERM" || (this.#env.termReasons && body.startsWith("+TERM "))
+    ) {
       this.#ackMsg(sseq, dseq);
     }
     void dc;
     if (reply && !skipReply) {
-      this.#env.send({ subject: reply, reply: undefined, hdr: undefined, data: EMPTY });
+      this.#env.send({
+        subject: reply,
+        reply: undefined,
+        hdr: undefined,
+        data: EMPTY,
+      });
     }
   }
 
@@ -867,8 +902,12 @@ export class Consumer {
     for (const wr of this.#waiting) this.#status(wr.reply, 409, description);
     this.#waiting = [];
     this.#stopped = true;
-    if (this.#ackTimer !== undefined) this.#env.clock.clearTimeout(this.#ackTimer);
-    if (this.#waitTimer !== undefined) this.#env.clock.clearTimeout(this.#waitTimer);
+    if (this.#ackTimer !== undefined) {
+      this.#env.clock.clearTimeout(this.#ackTimer);
+    }
+    if (this.#waitTimer !== undefined) {
+      this.#env.clock.clearTimeout(this.#waitTimer);
+    }
     this.#ackTimer = undefined;
     this.#waitTimer = undefined;
   }

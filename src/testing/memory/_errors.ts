@@ -19,8 +19,9 @@ export class ApiError extends Error {
   }
 }
 
-const e = (code: number, errCode: number, description: string) => (): ApiError =>
-  new ApiError(code, errCode, description);
+const e =
+  (code: number, errCode: number, description: string) => (): ApiError =>
+    new ApiError(code, errCode, description);
 
 /** The errors, by nats-server's constant names (without `JS`/`Err`). */
 export const errors = {
@@ -32,10 +33,17 @@ export const errors = {
     10058,
     "stream name already in use with a different configuration",
   ),
-  streamMismatch: e(400, 10056, "stream name in subject does not match request"),
-  streamSubjectOverlap: e(400, 10065, "subjects overlap with an existing stream"),
-  streamInvalidConfig: (err: string): ApiError =>
-    new ApiError(500, 10052, err),
+  streamMismatch: e(
+    400,
+    10056,
+    "stream name in subject does not match request",
+  ),
+  streamSubjectOverlap: e(
+    400,
+    10065,
+    "subjects overlap with an existing stream",
+  ),
+  streamInvalidConfig: (err: string): ApiError => new ApiError(500, 10052, err),
   streamMessageExceedsMaximum: e(
     400,
     10054,

@@ -41,7 +41,9 @@ export function encodeHeaders(
 }
 
 /** Decode a header block (for the broker's own reading of headers). */
-export function decodeHeaders(hdr: Uint8Array | undefined): MsgHdrs | undefined {
+export function decodeHeaders(
+  hdr: Uint8Array | undefined,
+): MsgHdrs | undefined {
   return hdr === undefined || hdr.length === 0
     ? undefined
     : MsgHdrsImpl.decode(hdr);

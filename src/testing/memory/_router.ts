@@ -1,7 +1,7 @@
 // Core NATS in memory: subscriptions by subject (with `*`, `>` and queue
 // groups), one FIFO of deliveries run in microtasks so every publisher's
 // order is kept, and "no responders" for requests nobody takes.
-import { type WireMsg, statusHeader } from "./_message.ts";
+import { statusHeader, type WireMsg } from "./_message.ts";
 import { isPublishSubject, subjectMatches } from "./_subjects.ts";
 
 /** A subscription as the router sees it. */

@@ -9,7 +9,11 @@ import {
   type WireMsg,
   wireSize,
 } from "./_message.ts";
-import { filtersOverlap, isFilterSubject, subjectMatches } from "./_subjects.ts";
+import {
+  filtersOverlap,
+  isFilterSubject,
+  subjectMatches,
+} from "./_subjects.ts";
 import type { VirtualClock, VirtualTimer } from "./_clock.ts";
 
 /** What streams and consumers need from the broker. */
@@ -100,7 +104,11 @@ export function normalizeStreamConfig(raw: unknown): StreamConfig {
     }
     return v as T;
   };
-  const retention = enumOf(r.retention, ["limits", "interest", "workqueue"], "limits");
+  const retention = enumOf(
+    r.retention,
+    ["limits", "interest", "workqueue"],
+    "limits",
+  );
   const storage = enumOf(r.storage, ["file", "memory"], "file");
   const discard = enumOf(r.discard, ["old", "new"], "old");
   let subjects: string[];
@@ -136,7 +144,9 @@ export function normalizeStreamConfig(raw: unknown): StreamConfig {
   const replicas = int(r.num_replicas, "num_replicas", 0) || 1;
   if (replicas > 1) {
     // nats-server without a cluster: R>1 is refused.
-    throw errors.streamInvalidConfig("replicas > 1 not supported in non-clustered mode");
+    throw errors.streamInvalidConfig(
+      "replicas > 1 not supported in non-clustered mode",
+    );
   }
   const cfg: StreamConfig = {
     name,
@@ -165,7 +175,10 @@ export function normalizeStreamConfig(raw: unknown): StreamConfig {
     cfg.description = r.description;
   }
   if (r.no_ack === true) cfg.no_ack = true;
-  if (r.mirror !== undefined && r.mirror !== null || r.sources !== undefined && r.sources !== null) {
+  if (
+    r.mirror !== undefined && r.mirror !== null ||
+    r.sources !== undefined && r.sources !== null
+  ) {
     throw errors.streamInvalidConfig(
       "mirrors and sources are not modelled by the memory broker",
     );
@@ -200,7 +213,8 @@ export function streamConfigJson(c: StreamConfig): Record<string, unknown> {
 }
 
 function sameConfig(a: StreamConfig, b: StreamConfig): boolean {
-  return JSON.stringify(streamConfigJson(a)) === JSON.stringify(streamConfigJson(b));
+  return JSON.stringify(streamConfigJson(a)) ===
+    JSON.stringify(streamConfigJson(b));
 }
 
 /** Whether a stream's subjects overlap another's. */
@@ -313,7 +327,11 @@ export class Stream {
       if (msgId !== "") {
         const seen = this.#duplicate(msgId);
         if (seen !== undefined) {
-          respond(`{"stream":${JSON.stringify(name)}, "seq":${seen},"duplicate": true}`);
+          respond(
+            `{"stream":${
+              JSON.stringify(name)
+            }, "seq":${seen},"duplicate": true}`,
+          );
           return;
         }
       }
@@ -366,7 +384,9 @@ export class Stream {
         fail(errors.streamStoreFailed("maximum messages exceeded"));
         return;
       }
-      if (this.config.max_bytes > 0 && this.#bytes + size > this.config.max_bytes) {
+      if (
+        this.config.max_bytes > 0 && this.#bytes + size > this.config.max_bytes
+      ) {
         fail(errors.streamStoreFailed("maximum bytes exceeded"));
         return;
       }
@@ -427,7 +447,9 @@ export class Stream {
     while (c.max_msgs > 0 && this.#msgs.size > c.max_msgs) {
       this.remove(this.#seqs[0]!);
     }
-    while (c.max_bytes > 0 && this.#bytes > c.max_bytes && this.#seqs.length > 0) {
+    while (
+      c.max_bytes > 0 && this.#bytes > c.max_bytes && this.#seqs.length > 0
+    ) {
       this.remove(this.#seqs[0]!);
     }
     if (c.max_msgs_per_subject > 0) {
@@ -508,7 +530,9 @@ export class Stream {
     for (let i = this.#seqs.length - 1; i >= 0; i--) {
       const s = this.#seqs[i]!;
       if (s < seq) break;
-      if (filter === "" || subjectMatches(filter, this.#msgs.get(s)!.subject)) n++;
+      if (filter === "" || subjectMatches(filter, this.#msgs.get(s)!.subject)) {
+        n++;
+      }
     }
     return n;
   }
@@ -554,10 +578,13 @@ export class Stream {
       if (request.seq !== undefined && request.seq > 0 && s >= request.seq) {
         return false;
       }
-      return filter === "" || subjectMatches(filter, this.#msgs.get(s)!.subject);
+      return filter === "" ||
+        subjectMatches(filter, this.#msgs.get(s)!.subject);
     });
     const keep = request.keep ?? 0;
-    const doomed = keep > 0 ? candidates.slice(0, Math.max(0, candidates.length - keep)) : candidates;
+    const doomed = keep > 0
+      ? candidates.slice(0, Math.max(0, candidates.length - keep))
+      : candidates;
     for (const s of doomed) this.remove(s);
     if (this.#seqs.length === 0) this.#emptiedTs = 0;
     if (filter === "" && (request.seq ?? 0) === 0 && keep === 0) {
@@ -606,7 +633,9 @@ export class Stream {
   /** Stop timers; the stream is gone. */
   delete(): void {
     this.#deleted = true;
-    if (this.#ageTimer !== undefined) this.#env.clock.clearTimeout(this.#ageTimer);
+    if (this.#ageTimer !== undefined) {
+      this.#env.clock.clearTimeout(this.#ageTimer);
+    }
     for (const c of this.consumers.values()) c.stop("Consumer Deleted");
     this.consumers.clear();
   }

@@ -103,6 +103,8 @@ export class MemoryBroker implements AsyncDisposable {
   readonly #maxPayload: number;
 
   /**
+   * A broker with no streams yet, its virtual clock standing at `start`.
+   *
    * @param options Start time, emulated server version, max payload.
    * @throws {RangeError} `start` is not a finite time or `maxPayload` is not
    *   a positive integer.
