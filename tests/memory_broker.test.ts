@@ -9,6 +9,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import {
   Actor,
   Actors,
+  Clock,
   Event,
   Events,
   RequestTimeoutError,
@@ -482,4 +483,31 @@ test("the same test on two brokers from the same start gives the same result, ti
     deadLettered: 0,
     delayed: 0,
   });
+});
+
+test("a Clock on a broker connection ticks on the virtual clock", async () => {
+  await using broker = new MemoryBroker({ start: Date.UTC(2026, 0, 1) });
+  const clock = new Clock({ period: 60_000, logger: silentLogger });
+  const pub = await new Events(clock.event).connect(broker.connect());
+  await pub.register();
+  const ticks: unknown[] = [];
+  const feed = pub.monitor();
+  void (async () => {
+    for await (const item of feed) ticks.push(item.message);
+  })();
+  const controller = new AbortController();
+  const running = clock.run(pub, { signal: controller.signal });
+  await broker.advance(180_000);
+  assert.deepEqual(
+    ticks.map((t) => (t as Date).toISOString()),
+    [
+      "2026-01-01T00:01:00.000Z",
+      "2026-01-01T00:02:00.000Z",
+      "2026-01-01T00:03:00.000Z",
+    ],
+  );
+  controller.abort();
+  await broker.settle();
+  assert.deepEqual(await running, { emitted: 3, skipped: 0 });
+  feed.return?.();
 });
