@@ -53,6 +53,7 @@ export type {
   ClockOptions,
   ClockReport,
   ClockRunOptions,
+  TickCodecOptions,
   TickPublisher,
 } from "./src/clock/clock.ts";
 export { systemTimers, TIMERS, timersOf } from "./src/timers.ts";
@@ -69,6 +70,7 @@ export type {
 } from "./src/codecs/codec.ts";
 export { bytes, date, encrypt, gzip, hmac, text } from "./src/codecs/mod.ts";
 export type {
+  DateOptions,
   EncryptKey,
   EncryptOptions,
   GzipOptions,
@@ -77,7 +79,7 @@ export type {
   HmacOptions,
 } from "./src/codecs/mod.ts";
 export { connect, runtime } from "./src/transports/connect.ts";
-export type { Server } from "./src/transports/_connection_options.ts";
+export type { Server } from "./src/transports/connect.ts";
 export type { Context } from "./src/context.ts";
 export {
   deadLetterStream,

@@ -17,8 +17,8 @@ import {
   Events,
   type ListenReport,
   silentLogger,
-} from "../mod.ts";
-import { MemoryBroker } from "../src/testing/mod.ts";
+} from "@walnats/walnats";
+import { MemoryBroker } from "@walnats/walnats/testing";
 
 const ORDER_PLACED = new Event(
   "example-order-placed",

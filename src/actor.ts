@@ -44,6 +44,15 @@ export interface ActorOptions<T = unknown> {
   /** What the actor does; the consumer's description. */
   description?: string;
   /**
+   * Check the name with Python walnats' rules instead of ours, for names
+   * shared with Python services: lowercase letters, digits and dashes
+   * anywhere (`user--created`, `-x` pass), no dots (its linter's WNS003
+   * and WNS004). Our default is kebab-case with single dashes.
+   * @default {false}
+   */
+  pythonNames?: boolean;
+
+  /**
    * Milliseconds without an ack or pulse after which JetStream redelivers
    * the message to any copy of the actor.
    * @default {16000}
@@ -162,7 +171,7 @@ export class Actor<T = unknown, RI = unknown> {
     handler: Handler<T, HandlerResult<RI>>,
     options: ActorOptions<NoInfer<T>> = {},
   ) {
-    checkName("actor", name);
+    checkName("actor", name, options.pythonNames ? "python" : "kebab");
     const what = `Cannot create actor "${name}"`;
     if (
       typeof event !== "object" || event === null ||

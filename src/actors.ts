@@ -3,13 +3,11 @@
  *
  * @module
  */
-import type { ConnectionOptions } from "@nats-io/nats-core";
+/** @ignore */
+import type { JetStreamOptions } from "@nats-io/jetstream";
 import { type AnyActor, isActor } from "./actor.ts";
-import { connect } from "./transports/connect.ts";
-import {
-  isNatsConnection,
-  type Server,
-} from "./transports/_connection_options.ts";
+import type { Server } from "./transports/connect.ts";
+import { OPEN, openJetStream } from "./transports/_open.ts";
 import { Subscriber } from "./listen/subscriber.ts";
 
 /** Options for {@linkcode Actors.connect}. */
@@ -19,6 +17,12 @@ export interface ActorsConnectOptions {
    * @default {false}
    */
   closeConnection?: boolean;
+  /**
+   * JetStream options: a `domain` (leaf nodes, hubs) or an `apiPrefix`
+   * (an imported account's API), and the API request `timeout` (ms).
+   * @default {{}}
+   */
+  jetstream?: JetStreamOptions;
 }
 
 /**
@@ -84,19 +88,11 @@ export class Actors {
     server?: Server,
     options: ActorsConnectOptions = {},
   ): Promise<Subscriber> {
-    if (isNatsConnection(server)) {
-      return await Subscriber.open(
-        server,
-        this.#actors,
-        options.closeConnection ?? false,
-      );
-    }
-    const nc = await connect(server as string | string[] | ConnectionOptions);
-    try {
-      return await Subscriber.open(nc, this.#actors, true);
-    } catch (error) {
-      await nc.close();
-      throw error;
-    }
+    const opened = await openJetStream(
+      server,
+      options.closeConnection,
+      options.jetstream,
+    );
+    return Subscriber[OPEN](opened, this.#actors);
   }
 }

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 /**
  * The `walnats` command line: inspect and replay dead letters without the
  * services' code (no schemas needed).

@@ -35,6 +35,16 @@ import {
 export interface EventOptions<T = unknown, I = T> {
   /** What the event means; shown as the stream's description. */
   description?: string;
+  /**
+   * Check the name with Python walnats' rules instead of ours, for names
+   * shared with Python services: lowercase letters, digits and dashes
+   * anywhere (`user--created`, `-x` pass), no dots (its linter's WNS003
+   * and WNS004). Our default is kebab-case with single dashes, and dots
+   * allowed between words.
+   * @default {false}
+   */
+  pythonNames?: boolean;
+
   /** Limits of the event's stream. @default {{}} */
   limits?: Limits;
   /**
@@ -118,7 +128,7 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
     schemaOrCodec: Schema<I, T> | Codec<T, I>,
     options: EventOptions<T, I> = {},
   ) {
-    checkName("event", name);
+    checkName("event", name, options.pythonNames ? "python" : "kebab");
     checkDescription("event", name, options.description);
     checkLimits(name, options.limits ?? {});
     if (options.codec !== undefined && !isCodec(options.codec)) {

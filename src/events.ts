@@ -3,12 +3,10 @@
  *
  * @module
  */
-import type { ConnectionOptions } from "@nats-io/nats-core";
-import { connect } from "./transports/connect.ts";
-import {
-  isNatsConnection,
-  type Server,
-} from "./transports/_connection_options.ts";
+/** @ignore */
+import type { JetStreamOptions } from "@nats-io/jetstream";
+import type { Server } from "./transports/connect.ts";
+import { OPEN, openJetStream } from "./transports/_open.ts";
 import { type AnyEvent, isEvent } from "./event.ts";
 import { type HeaderHook, Publisher } from "./publish/publisher.ts";
 
@@ -28,6 +26,12 @@ export interface EventsConnectOptions {
    * @default {[]}
    */
   headerHooks?: HeaderHook[];
+  /**
+   * JetStream options: a `domain` (leaf nodes, hubs) or an `apiPrefix`
+   * (an imported account's API), and the API request `timeout` (ms).
+   * @default {{}}
+   */
+  jetstream?: JetStreamOptions;
 }
 
 /**
@@ -145,25 +149,11 @@ export class Events {
     server?: Server,
     options: EventsConnectOptions = {},
   ): Promise<Publisher> {
-    if (isNatsConnection(server)) {
-      return await Publisher.open(
-        server,
-        this.events,
-        options.closeConnection ?? false,
-        options.headerHooks ?? [],
-      );
-    }
-    const nc = await connect(server as string | string[] | ConnectionOptions);
-    try {
-      return await Publisher.open(
-        nc,
-        this.events,
-        true,
-        options.headerHooks ?? [],
-      );
-    } catch (error) {
-      await nc.close();
-      throw error;
-    }
+    const opened = await openJetStream(
+      server,
+      options.closeConnection,
+      options.jetstream,
+    );
+    return Publisher[OPEN](opened, this.events, options.headerHooks ?? []);
   }
 }

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Quality gates: formatting, lint, strict type-check, export maps in sync,
 // publish dry-run. `deno task check` runs them all and fails on the first.
 import { spawnSync } from "node:child_process";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Codec } from "../codecs/codec.ts";
-import { date } from "../codecs/date.ts";
+import { date, type DateOptions } from "../codecs/date.ts";
 import { ValidationError } from "../errors.ts";
 import { abortable, deadline } from "../_async.ts";
 import { Event } from "../event.ts";
@@ -19,6 +19,9 @@ import {
   timersOf,
 } from "../_timers.ts";
 
+/** Options for {@linkcode tickCodec}. */
+export type TickCodecOptions = DateOptions;
+
 /**
  * The codec of tick events: {@linkcode date}, a `Date` as ISO 8601 text
  * without quotes, the wire format of Python walnats' `datetime` events.
@@ -26,10 +29,17 @@ import {
  * (`2025-03-30T01:00:00+00:00`, with six fraction digits when there are
  * milliseconds), which `datetime.fromisoformat` reads on every Python
  * version. `decode` reads `Z` or any `±hh:mm` offset; text without an
- * offset is taken as UTC.
+ * offset is wall-clock time in `options.timeZone` (UTC unless given).
+ *
+ * Python walnats' `Clock` sends `datetime.now().isoformat()`: naive local
+ * time of the clock's machine (`2024-05-06T09:08:00.001234`). Those ticks
+ * are read right as they are only when that machine runs in UTC; for a
+ * Python clock in another zone, pass that zone.
  *
  * @param name Used in error messages (the event name).
+ * @param options The zone of ticks that carry no offset.
  * @returns The codec.
+ * @throws {RangeError} The time zone is unknown.
  * @throws {ValidationError} From `encode`: not a valid `Date`.
  * @throws {DecodeError} From `decode`: not an ISO 8601 date-time.
  *
@@ -44,8 +54,11 @@ import {
  * assert.equal((await codec.decode(bytes)).getTime(), Date.UTC(2025, 2, 30, 1));
  * ```
  */
-export function tickCodec(name = "tick"): Codec<Date> {
-  return date(name);
+export function tickCodec(
+  name = "tick",
+  options: TickCodecOptions = {},
+): Codec<Date> {
+  return date(name, options);
 }
 
 /**

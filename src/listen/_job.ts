@@ -13,6 +13,7 @@ import {
   HEADER_REPLY,
   HEADER_TRACE,
   headersToRecord,
+  replyHeaders,
 } from "../headers.ts";
 import type { Logger } from "../log.ts";
 import type { Middleware } from "../middlewares/middleware.ts";
@@ -278,7 +279,9 @@ export class Job {
     stats.succeeded++;
     if (reply && payload !== undefined) {
       try {
-        env.nc.publish(reply, payload);
+        const room = (env.nc.info?.max_payload ?? Infinity) - payload.length;
+        const headers = replyHeaders(msg.headers, room);
+        env.nc.publish(reply, payload, headers ? { headers } : undefined);
       } catch (error) {
         env.logger.error("reply failed", { actor: actor.name, error });
       }

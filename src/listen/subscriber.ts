@@ -8,16 +8,15 @@
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
 import {
-  jetstream,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
-  jetstreamManager,
 } from "@nats-io/jetstream";
 /** @ignore */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AnyActor } from "../actor.ts";
+import { OPEN, type Opened } from "../transports/_open.ts";
 import {
   type DeadLetter,
   ensureDeadLetterStream,
@@ -55,31 +54,21 @@ export class Subscriber implements AsyncDisposable {
   readonly #closeConnection: boolean;
   #closed = false;
 
-  private constructor(
-    nc: NatsConnection,
-    jsm: JetStreamManager,
-    actors: readonly AnyActor[],
-    closeConnection: boolean,
-  ) {
-    this.nc = nc;
-    this.#jsm = jsm;
-    this.js = jetstream(nc);
+  private constructor(opened: Opened, actors: readonly AnyActor[]) {
+    this.nc = opened.nc;
+    this.js = opened.js;
+    this.#jsm = opened.jsm;
     this.#actors = actors;
-    this.#closeConnection = closeConnection;
+    this.#closeConnection = opened.owned;
   }
 
-  /** @internal Used by {@linkcode Actors.connect}. */
-  static async open(
-    nc: NatsConnection,
-    actors: readonly AnyActor[],
-    closeConnection: boolean,
-  ): Promise<Subscriber> {
-    return new Subscriber(
-      nc,
-      await jetstreamManager(nc),
-      actors,
-      closeConnection,
-    );
+  /**
+   * Made by {@linkcode Actors.connect}, not by users.
+   *
+   * @ignore
+   */
+  static [OPEN](opened: Opened, actors: readonly AnyActor[]): Subscriber {
+    return new Subscriber(opened, actors);
   }
 
   /**

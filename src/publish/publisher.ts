@@ -7,12 +7,10 @@
 // `@ignore`: the types of these two packages are public there; deno doc
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import {
-  jetstream,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstreamManager,
-  type PubAck,
+import type {
+  JetStreamClient,
+  JetStreamManager,
+  PubAck,
 } from "@nats-io/jetstream";
 /** @ignore */
 import {
@@ -27,6 +25,7 @@ import type { Codec } from "../codecs/codec.ts";
 import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
 import type { AnyEvent, Event } from "../event.ts";
 import { inboxPrefix } from "../transports/_connection_options.ts";
+import { OPEN, type Opened } from "../transports/_open.ts";
 import { asError, deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
 import {
@@ -94,37 +93,29 @@ export class Publisher implements AsyncDisposable {
   #closed = false;
 
   private constructor(
-    nc: NatsConnection,
-    jsm: JetStreamManager,
-    events: AnyEvent[],
-    closeConnection: boolean,
+    opened: Opened,
+    events: readonly AnyEvent[],
     hooks: readonly HeaderHook[],
   ) {
-    this.#hooks = hooks;
-    this.nc = nc;
-    this.#jsm = jsm;
-    this.js = jetstream(nc);
+    this.nc = opened.nc;
+    this.js = opened.js;
+    this.#jsm = opened.jsm;
     this.#events = new Map(events.map((e) => [e.name, e]));
-    this.#closeConnection = closeConnection;
+    this.#closeConnection = opened.owned;
+    this.#hooks = hooks;
   }
 
   /**
-   * Used by {@linkcode Events.connect}; not meant to be called directly.
+   * Made by {@linkcode Events.connect}, not by users.
    *
-   * @param nc An open connection.
-   * @param events The registered events.
-   * @param closeConnection Close `nc` when the publisher is closed.
-   * @param hooks Header hooks run on every emit.
-   * @returns The publisher.
+   * @ignore
    */
-  static async open(
-    nc: NatsConnection,
-    events: AnyEvent[],
-    closeConnection: boolean,
-    hooks: readonly HeaderHook[] = [],
-  ): Promise<Publisher> {
-    const jsm = await jetstreamManager(nc);
-    return new Publisher(nc, jsm, events, closeConnection, hooks);
+  static [OPEN](
+    opened: Opened,
+    events: readonly AnyEvent[],
+    hooks: readonly HeaderHook[],
+  ): Publisher {
+    return new Publisher(opened, events, hooks);
   }
 
   /** The registered events. */

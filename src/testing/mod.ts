@@ -18,8 +18,11 @@ export {
   findNatsServer,
   NatsServer,
   NatsServerNotFoundError,
+  runningServers,
 } from "./server.ts";
 export type { NatsServerOptions } from "./server.ts";
+export { assertNoLeaks, leaks } from "./leaks.ts";
+export type { Leaks } from "./leaks.ts";
 export { MemoryBroker } from "./memory/broker.ts";
 export type {
   AdvanceUntilOptions,

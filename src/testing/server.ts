@@ -77,6 +77,11 @@ function track(proc: ChildProcess): void {
   });
 }
 
+/** How many `nats-server` processes started here are still running. */
+export function runningServers(): number {
+  return live.size;
+}
+
 function env(name: string): string | undefined {
   // `process` exists on Deno 2, Bun and Node.
   return globalThis.process?.env?.[name];
@@ -229,6 +234,7 @@ export class NatsServer implements AsyncDisposable {
           if (line === "") continue;
           this.#log.push(line);
           if (this.#log.length > 200) this.#log.shift();
+          // deno-lint-ignore no-console -- the debug option prints the server's log
           if (this.#debug) console.error(`[nats-server:${port}] ${line}`);
         }
       };

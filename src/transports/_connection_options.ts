@@ -4,9 +4,6 @@
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 
-/** Where to connect: URL(s), nats-core options, or a live connection. */
-export type Server = string | string[] | ConnectionOptions | NatsConnection;
-
 /** Default server when neither the argument nor `NATS_URL` names one. */
 export const DEFAULT_URL = "nats://127.0.0.1:4222";
 

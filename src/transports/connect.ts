@@ -9,6 +9,9 @@
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 
+/** Where to connect: URL(s), nats-core options, or a live connection. */
+export type Server = string | string[] | ConnectionOptions | NatsConnection;
+
 /** What a transport adapter provides. */
 export interface Transport {
   /** Open a connection with resolved defaults. */
@@ -25,6 +28,15 @@ export function runtime(): "deno" | "bun" | "node" {
 }
 
 let adapter: Promise<Transport> | undefined;
+
+// Connections made by connect() and not yet closed: the leak check of
+// `@walnats/walnats/testing` reads this.
+const live = new Set<NatsConnection>();
+
+/** How many connections made by {@linkcode connect} are still open. */
+export function openConnections(): number {
+  return live.size;
+}
 
 function load(): Promise<Transport> {
   switch (runtime()) {
@@ -59,5 +71,10 @@ export function connect(
   server?: string | string[] | ConnectionOptions,
 ): Promise<NatsConnection> {
   adapter ??= load();
-  return adapter.then((t) => t.connect(server));
+  return adapter.then(async (t) => {
+    const nc = await t.connect(server);
+    live.add(nc);
+    nc.closed().then(() => live.delete(nc), () => live.delete(nc));
+    return nc;
+  });
 }
