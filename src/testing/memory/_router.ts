@@ -16,7 +16,10 @@ const EMPTY = new Uint8Array(0);
 
 /** Routes messages between connections and to the server side. */
 export class Router {
-  readonly #subs = new Set<RouterSub>();
+  // Literal subjects by subject (inboxes: most subscriptions), wildcard
+  // ones in a list; insertion order kept for delivery order.
+  readonly #exact = new Map<string, Set<RouterSub>>();
+  readonly #wild = new Set<RouterSub>();
   #tasks: (() => void)[] = [];
   #scheduled = false;
   // Round-robin position per queue group, so members take turns.
@@ -29,19 +32,41 @@ export class Router {
   }
 
   add(sub: RouterSub): void {
-    this.#subs.add(sub);
+    if (isPublishSubject(sub.subject)) {
+      let set = this.#exact.get(sub.subject);
+      if (set === undefined) this.#exact.set(sub.subject, set = new Set());
+      set.add(sub);
+    } else {
+      this.#wild.add(sub);
+    }
   }
 
   remove(sub: RouterSub): void {
-    this.#subs.delete(sub);
+    const set = this.#exact.get(sub.subject);
+    if (set !== undefined && set.delete(sub)) {
+      if (set.size === 0) this.#exact.delete(sub.subject);
+      return;
+    }
+    this.#wild.delete(sub);
   }
 
   /** Whether any subscription would receive a message on `subject`. */
   hasInterest(subject: string): boolean {
-    for (const s of this.#subs) {
+    if (this.#exact.has(subject)) return true;
+    for (const s of this.#wild) {
       if (subjectMatches(s.subject, subject)) return true;
     }
     return false;
+  }
+
+  #matching(subject: string): RouterSub[] {
+    const out: RouterSub[] = [];
+    const exact = this.#exact.get(subject);
+    if (exact !== undefined) out.push(...exact);
+    for (const s of this.#wild) {
+      if (subjectMatches(s.subject, subject)) out.push(s);
+    }
+    return out;
   }
 
   /** Run `task` after everything queued before it. */
@@ -87,8 +112,7 @@ export class Router {
     const responder = fromClient ? this.#server(m) : false;
     let delivered = 0;
     const groups = new Map<string, RouterSub[]>();
-    for (const s of [...this.#subs]) {
-      if (!subjectMatches(s.subject, to)) continue;
+    for (const s of this.#matching(to)) {
       if (s.queue === undefined) {
         s.deliver(m);
         delivered++;

@@ -526,6 +526,16 @@ export class Stream {
 
   /** Stored messages with sequence >= `seq` matching `filter`. */
   countFrom(seq: number, filter: string): number {
+    if (filter === "" || this.config.subjects.every((s) => s === filter)) {
+      let lo = 0;
+      let hi = this.#seqs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.#seqs[mid]! < seq) lo = mid + 1;
+        else hi = mid;
+      }
+      return this.#seqs.length - lo;
+    }
     let n = 0;
     for (let i = this.#seqs.length - 1; i >= 0; i--) {
       const s = this.#seqs[i]!;
