@@ -611,15 +611,23 @@ export class Consumer {
   #deliverAll(): void {
     if (this.#stopped) return;
     let stalled = false;
-    for (;;) {
-      const wr = this.#nextWaiting();
-      if (wr === undefined) break;
+    // The order of 2.9's loopAndGatherMsgs: any request waiting at all,
+    // then the next message, then a request with interest for it.
+    while (this.#waiting.length > 0) {
       const next = this.#nextMsg();
       if (next === "stalled") {
         stalled = true;
         break;
       }
       if (next === undefined) break;
+      const wr = this.#nextWaiting();
+      if (wr === undefined) {
+        // Nobody listens to the requests left: 2.9 "redoes" the message by
+        // stepping its stream pointer back, even for a redelivery (whose
+        // redelivery entry is then dropped, so it comes again as new).
+        this.#sseq--;
+        break;
+      }
       this.#deliver(next.msg, next.dc, wr);
     }
     this.#processWaiting(!stalled);
