@@ -129,8 +129,9 @@ const EXAMPLES: Row[] = [
         /^dead letter: exhausted after 3 attempts: Error: carrier down$/m,
       );
       assert.match(out, /^consumer: delivered 3, ack pending 0, pending 0$/m);
-      // Two minutes of retry delays on the virtual clock.
-      assert.match(out, /^virtual time: 122 s, real time: \d+ ms$/m);
+      // Two minutes of retry delays on the virtual clock, and the drain.
+      const m = /^virtual time: (\d+) s, real time: \d+ ms$/m.exec(out);
+      assert.ok(m !== null && Number(m[1]) >= 120, out);
     },
   },
 ];
