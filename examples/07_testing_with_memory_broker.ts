@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // 07: a unit test of an actor on the memory broker, no server needed.
 //
 //   deno run -A examples/07_testing_with_memory_broker.ts
