@@ -88,9 +88,11 @@ export {
 } from "./src/dead_letter.ts";
 export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
 export {
+  ConnectError,
   ConsumerConfigError,
   ConsumerGoneError,
   DecodeError,
+  EmitError,
   JetStreamRequestError,
   JobTimeoutError,
   PayloadTooLargeError,
@@ -101,7 +103,11 @@ export {
   StreamExistsError,
   ValidationError,
 } from "./src/errors.ts";
-export type { Issue } from "./src/errors.ts";
+export type {
+  ConnectErrorReason,
+  EmitErrorReason,
+  Issue,
+} from "./src/errors.ts";
 export { Event } from "./src/event.ts";
 export type { AnyEvent, EventOptions } from "./src/event.ts";
 export { Events } from "./src/events.ts";
@@ -143,3 +149,22 @@ export type {
   ListenReport,
   ReplayOptions,
 } from "./src/listen/subscriber.ts";
+export { health, healthHandler } from "./src/ops/health.ts";
+export type {
+  ConnectionState,
+  Health,
+  HealthHandlerOptions,
+  HealthOptions,
+  HealthSource,
+} from "./src/ops/health.ts";
+export { status } from "./src/ops/status.ts";
+export type {
+  ActorRef,
+  ActorStatus,
+  ConfigCheck,
+  ConfigDifference,
+  EventStatus,
+  Status,
+  StatusOptions,
+} from "./src/ops/status.ts";
+export type { EmitObserver, EmitRecord } from "./src/ops/emit_observer.ts";

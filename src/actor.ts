@@ -12,12 +12,8 @@ import type { Context } from "./context.ts";
 import { type Event, isEvent } from "./event.ts";
 import { msToNanos } from "./limits.ts";
 import type { Middleware } from "./middlewares/middleware.ts";
-import {
-  checkDescription,
-  checkName,
-  checkNonNegative,
-  checkPositiveInteger,
-} from "./_names.ts";
+import { checkDescription, checkName, checkPositiveInteger } from "./_names.ts";
+import { checkDelay, checkTimeout } from "./_bounds.ts";
 
 /** Which waiting actor gets a freed job slot first. */
 export type Priority = "high" | "normal" | "low";
@@ -54,7 +50,8 @@ export interface ActorOptions<T = unknown> {
 
   /**
    * Milliseconds without an ack or pulse after which JetStream redelivers
-   * the message to any copy of the actor.
+   * the message to any copy of the actor; at most 2147483647 (about 24.8
+   * days, the longest a timer waits).
    * @default {16000}
    */
   ackWait?: number;
@@ -75,13 +72,14 @@ export interface ActorOptions<T = unknown> {
   maxJobs?: number;
   /**
    * Milliseconds a job may run; then `ctx.signal` aborts and the attempt
-   * counts as failed.
+   * counts as failed. At most 2147483647 (about 24.8 days).
    * @default {32000}
    */
   jobTimeout?: number;
   /**
    * Milliseconds to wait before retry N (`retryDelay[N-1]`); the last entry
-   * repeats. An empty list retries at once.
+   * repeats. An empty list retries at once. Each at most 365 days, and
+   * shorter than the event's `maxAge`.
    * @default {[500, 1000, 2000, 4000]}
    */
   retryDelay?: number[];
@@ -183,23 +181,24 @@ export class Actor<T = unknown, RI = unknown> {
       throw new TypeError(`${what}: handler must be a function`);
     }
     checkDescription("actor", name, options.description);
-    checkPositiveInteger(what, "ackWait", options.ackWait, " (milliseconds)");
+    checkTimeout(what, "ackWait", options.ackWait);
     checkPositiveInteger(what, "maxAttempts", options.maxAttempts);
     checkPositiveInteger(what, "maxAckPending", options.maxAckPending);
     checkPositiveInteger(what, "maxJobs", options.maxJobs);
-    checkPositiveInteger(
-      what,
-      "jobTimeout",
-      options.jobTimeout,
-      " (milliseconds)",
-    );
+    checkTimeout(what, "jobTimeout", options.jobTimeout);
     if (options.retryDelay !== undefined) {
       if (!Array.isArray(options.retryDelay)) {
         throw new TypeError(`${what}: retryDelay must be an array`);
       }
-      options.retryDelay.forEach((d, i) =>
-        checkNonNegative(what, `retryDelay[${i}]`, d, " (milliseconds)")
-      );
+      const maxAge = event.limits?.maxAge;
+      options.retryDelay.forEach((d, i) => {
+        checkDelay(what, `retryDelay[${i}]`, d);
+        if (maxAge !== undefined && d >= maxAge) {
+          throw new RangeError(
+            `${what}: retryDelay[${i}] (${d} ms) must be shorter than the event's maxAge (${maxAge} ms), or the message expires before its retry`,
+          );
+        }
+      });
     }
     if (
       options.priority !== undefined && !PRIORITIES.includes(options.priority)

@@ -9,6 +9,7 @@ import type { Server } from "./transports/connect.ts";
 import { OPEN, openJetStream } from "./transports/_open.ts";
 import { type AnyEvent, isEvent } from "./event.ts";
 import { type HeaderHook, Publisher } from "./publish/publisher.ts";
+import type { EmitObserver } from "./ops/emit_observer.ts";
 
 /** Options for {@linkcode Events.connect}. */
 export interface EventsConnectOptions {
@@ -26,6 +27,13 @@ export interface EventsConnectOptions {
    * @default {[]}
    */
   headerHooks?: HeaderHook[];
+  /**
+   * Called after every publish with its outcome and duration (metrics:
+   * `PrometheusEmitMetrics` from `./prometheus`, `otelEmitMetrics` from
+   * `./otel`). An observer that throws does not fail the emit.
+   * @default {[]}
+   */
+  onEmit?: EmitObserver[];
   /**
    * JetStream options: a `domain` (leaf nodes, hubs) or an `apiPrefix`
    * (an imported account's API), and the API request `timeout` (ms).
@@ -154,6 +162,11 @@ export class Events {
       options.closeConnection,
       options.jetstream,
     );
-    return Publisher[OPEN](opened, this.events, options.headerHooks ?? []);
+    return Publisher[OPEN](
+      opened,
+      this.events,
+      options.headerHooks ?? [],
+      options.onEmit ?? [],
+    );
   }
 }

@@ -121,6 +121,25 @@ const EXAMPLES: Row[] = [
     },
   },
   {
+    example: "05_operations.ts",
+    check(out) {
+      const lines = out.split("\n");
+      for (
+        const line of [
+          "example-ops-charge: pending=0 ackPending=0 deadLetters=1 config=ok",
+          "example-ops-ship: pending=5 ackPending=0 deadLetters=0 config=ok",
+          "GET /healthz -> 200",
+          "GET /readyz -> 503",
+          'walnats_actor_pending{actor="example-ops-ship",event="example-ops-order"} 5',
+          "walnats dead-letters list exited 0",
+        ]
+      ) {
+        assert.ok(lines.includes(line), `missing "${line}" in:\n${out}`);
+      }
+      assert.match(out, /^#1 .* actor=example-ops-charge reason=exhausted/m);
+    },
+  },
+  {
     example: "07_testing_with_memory_broker.ts",
     check(out) {
       assert.match(out, /^attempts: 1, 2, 3$/m);

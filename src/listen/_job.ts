@@ -18,7 +18,9 @@ import {
 import type { Logger } from "../log.ts";
 import type { Middleware } from "../middlewares/middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
-import { parseDelay } from "../publish/_wire.ts";
+import { judgeDelay } from "./_delay.ts";
+import { replyGuard } from "./_reply.ts";
+import { MAX_NAK_DELAY_MS } from "../_bounds.ts";
 import { asError } from "../_async.ts";
 import type { Timers } from "../_timers.ts";
 
@@ -187,20 +189,28 @@ export class Job {
     const meta = msg.meta;
     const h = msg.headers;
 
-    // Delay: nak for the time left, without calling anything.
-    const until = parseDelay(h?.get(HEADER_DELAY));
-    let delayedStart = false;
-    if (until !== undefined) {
-      const left = until - env.timers.now();
-      if (left > 1) {
-        this.#claimed = true;
-        stats.delayed++;
-        msg.nak(left);
-        this.#settle();
-        return;
-      }
-      delayedStart = until > meta.timestamp + 1 && meta.deliveryCount > 1;
+    // Delay: nak for the time left, without calling anything. A header
+    // that is malformed or beyond what can be waited is poison.
+    const delay = judgeDelay(
+      h?.get(HEADER_DELAY),
+      env.timers.now(),
+      meta.timestamp,
+      actor.event.limits.maxAge,
+    );
+    if (delay.kind === "wait") {
+      this.#claimed = true;
+      stats.delayed++;
+      msg.nak(delay.ms);
+      this.#settle();
+      return;
     }
+    if (delay.kind === "poison") {
+      this.#claimed = true;
+      this.#hooksFailure(delay.error, undefined, "dead-letter");
+      await this.#deadLetter("poison", delay.error, stats);
+      return;
+    }
+    const delayedStart = delay.delayed && meta.deliveryCount > 1;
     this.attempt = Math.max(1, meta.deliveryCount - (delayedStart ? 1 : 0));
 
     // The previous attempt was the last one and never reported back (its
@@ -260,11 +270,15 @@ export class Job {
   async #succeeded(result: unknown, stats: JobStats): Promise<void> {
     const { actor, msg, env } = this;
     const response = actor.event.response;
-    const reply = response !== undefined
-      ? msg.headers?.get(HEADER_REPLY)
+    const reply = response !== undefined && msg.headers?.has(HEADER_REPLY)
+      ? replyGuard(env).check(
+        msg.headers.get(HEADER_REPLY),
+        actor.name,
+        msg.meta.streamSequence,
+      )
       : undefined;
     let payload: Uint8Array | undefined;
-    if (reply) {
+    if (reply !== undefined) {
       try {
         payload = await response!.encode(result);
       } catch (error) {
@@ -277,7 +291,7 @@ export class Job {
     msg.ack();
     this.#settle();
     stats.succeeded++;
-    if (reply && payload !== undefined) {
+    if (reply !== undefined && payload !== undefined) {
       try {
         const room = (env.nc.info?.max_payload ?? Infinity) - payload.length;
         const headers = replyHeaders(msg.headers, room);
@@ -362,8 +376,9 @@ export class Job {
         () => msg.working(),
         actor.ackWait / 2,
       );
+      let truncated: boolean;
       try {
-        await publishDeadLetter(env.js, {
+        ({ truncated } = await publishDeadLetter(env.js, {
           event: actor.event as AnyEvent,
           actor: actor.name,
           reason,
@@ -373,7 +388,8 @@ export class Job {
           headers: msg.headers,
           sequence: msg.meta.streamSequence,
           subject: msg.subject,
-        });
+          maxPayload: env.nc.info?.max_payload,
+        }));
       } catch (publishError) {
         env.logger.error(
           "dead-letter publish failed; the message is nak'd instead",
@@ -385,6 +401,18 @@ export class Job {
         return;
       } finally {
         env.timers.clearInterval(pulse);
+      }
+      if (truncated) {
+        // Too large to copy: the original stays in its stream, where the
+        // dead letter points, parked for the longest nak (not a loop).
+        env.logger.error(
+          "message dead-lettered without its payload (too large to copy); the original stays in its stream",
+          { ...fields, stream: msg.meta.stream },
+        );
+        stats.deadLettered++;
+        msg.nak(MAX_NAK_DELAY_MS);
+        this.#settle();
+        return;
       }
       env.logger.warn("message dead-lettered", fields);
     } else {

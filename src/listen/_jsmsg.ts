@@ -1,6 +1,7 @@
 // A JetStream message delivered to a pull request, with the ack protocol
 // spoken directly: parsing the ack subject once, no per-message timers.
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
+import { nakDelayNanos } from "../_bounds.ts";
 
 const encoder = new TextEncoder();
 const ACK = encoder.encode("+ACK");
@@ -111,12 +112,16 @@ export class JobMessage {
     this.msg.respond(ACK);
   }
 
-  /** Negative ack: redeliver after `delay` ms (0: at once). */
+  /**
+   * Negative ack: redeliver after `delay` ms (0: at once), clamped to what
+   * nats-server parses (an integer of nanoseconds, at most a year and a day:
+   * past int64 or as a float it would redeliver at once, in a loop).
+   */
   nak(delay: number): void {
     if (this.settled) return;
     this.settled = true;
-    if (delay > 0) {
-      const nanos = Math.round(delay * 1_000_000);
+    const nanos = nakDelayNanos(delay);
+    if (nanos > 0) {
       this.msg.respond(encoder.encode(`-NAK {"delay":${nanos}}`));
     } else {
       this.msg.respond(NAK);

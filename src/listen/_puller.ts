@@ -13,6 +13,19 @@ import type { Scheduler, SlotWaiter } from "./_scheduler.ts";
 
 const encoder = new TextEncoder();
 
+/**
+ * Milliseconds between the server's idle heartbeats on a waiting pull
+ * request (nats-server 2.9+; at most half the request's expiry).
+ */
+export function heartbeat(pollDelay: number): number {
+  return Math.max(1, Math.min(500, Math.floor(pollDelay / 2)));
+}
+
+/** Milliseconds of silence after which the requests out count as lost. */
+export function lostAfter(pollDelay: number): number {
+  return 2 * heartbeat(pollDelay) + 250;
+}
+
 export interface PullerOptions {
   /** Most messages asked for in one pull request. */
   batch: number;
@@ -114,7 +127,7 @@ export class Puller implements SlotWaiter {
         for (const m of this.#backlog) m.working();
       }, Math.max(1, actor.ackWait / 2)));
     }
-    const sweep = Math.max(5, Math.min(1000, actor.jobTimeout / 10));
+    const sweep = Math.max(5, Math.min(250, actor.jobTimeout / 10));
     this.#timers.push(timers.setInterval(() => this.#tick(), sweep));
     this.wake();
   }
@@ -126,11 +139,12 @@ export class Puller implements SlotWaiter {
       if (job.started !== 0 && now > job.deadline) job.timeout(this.#stats);
     }
     if (
-      this.#credit > 0 &&
-      now - this.#lastHeard > this.#opts.pollDelay + 5_000
+      (this.#credit > 0 || this.#probeOut) &&
+      now - this.#lastHeard > lostAfter(this.#opts.pollDelay)
     ) {
-      // Requests were lost (connection drop, server restart): nobody will
-      // answer them, so give their slots back and ask again.
+      // Requests were lost (a consumer leader died, the connection dropped,
+      // the server forgot an expired one): their heartbeats stopped, so
+      // nobody will answer them. Give their slots back and ask again.
       this.resetCredit();
     }
   }
@@ -194,7 +208,9 @@ export class Puller implements SlotWaiter {
   #request(inbox: string, n: number): void {
     const request = this.#opts.burst
       ? `{"batch":${n},"no_wait":true}`
-      : `{"batch":${n},"expires":${this.#opts.pollDelay * 1_000_000}}`;
+      : `{"batch":${n},"expires":${
+        this.#opts.pollDelay * 1_000_000
+      },"idle_heartbeat":${heartbeat(this.#opts.pollDelay) * 1_000_000}}`;
     try {
       this.#nc.publish(this.#pullSubject, encoder.encode(request), {
         reply: inbox,

@@ -261,32 +261,41 @@ export class Listener {
     if (puller === undefined) return undefined;
     const actor = puller.actor;
     const { logger, pollDelay } = this.#opts;
-    try {
-      await this.#jsm.consumers.info(actor.event.stream, actor.consumer);
-    } catch (error) {
-      if (
-        error instanceof JetStreamApiError &&
-        (error.code === JetStreamApiCodes.ConsumerNotFound ||
-          error.code === JetStreamApiCodes.StreamNotFound)
-      ) {
-        return new ConsumerGoneError(actor.name, error.message);
+    // The check may wait out a leader election (the API's whole timeout):
+    // pull again after the pause whatever it says by then, and stop only
+    // if it finds the consumer gone.
+    const check = (async (): Promise<Error | undefined> => {
+      try {
+        await this.#jsm.consumers.info(actor.event.stream, actor.consumer);
+      } catch (error) {
+        if (
+          error instanceof JetStreamApiError &&
+          (error.code === JetStreamApiCodes.ConsumerNotFound ||
+            error.code === JetStreamApiCodes.StreamNotFound)
+        ) {
+          return new ConsumerGoneError(actor.name, error.message);
+        }
+        logger.warn("JetStream not available; retrying", {
+          actor: actor.name,
+          error,
+        });
       }
-      logger.warn("JetStream not available; retrying", {
-        actor: actor.name,
-        error,
-      });
-    }
-    if (f.deleted) {
-      // Deleted and already recreated by someone: carry on.
-      logger.warn("consumer was deleted and exists again", {
-        actor: actor.name,
-      });
-    }
+      if (f.deleted) {
+        // Deleted and already recreated by someone: carry on.
+        logger.warn("consumer was deleted and exists again", {
+          actor: actor.name,
+        });
+      }
+      return undefined;
+    })();
+    let gone: Error | undefined;
+    void check.then((error) => (gone = error));
     if (!this.#stop.signal.aborted) {
       await pause(Math.min(pollDelay, 1000), this.#timers, this.#stop.signal);
+      if (gone !== undefined) return gone;
       puller.resetCredit();
     }
-    return undefined;
+    return await check;
   }
 
   // Stop pulling; running jobs get `grace`; then abort and hand them back,

@@ -26,6 +26,8 @@ import {
 import { ConsumerConfigError } from "../errors.ts";
 import type { AnyEvent } from "../event.ts";
 import { Listener, type ListenOptions, type ListenReport } from "./listener.ts";
+import { type Health, health } from "../ops/health.ts";
+import { type Status, status } from "../ops/status.ts";
 
 export type { ListenOptions, ListenReport };
 
@@ -53,6 +55,7 @@ export class Subscriber implements AsyncDisposable {
   readonly #actors: readonly AnyActor[];
   readonly #closeConnection: boolean;
   #closed = false;
+  #listening = 0;
 
   private constructor(opened: Opened, actors: readonly AnyActor[]) {
     this.nc = opened.nc;
@@ -138,14 +141,62 @@ export class Subscriber implements AsyncDisposable {
    *   listening (after draining the others).
    */
   async listen(options: ListenOptions = {}): Promise<ListenReport> {
-    return await new Listener(
+    const listener = new Listener(
       this.nc,
       this.js,
       this.#jsm,
       this.#actors,
       options,
-    )
-      .run();
+    );
+    this.#listening++;
+    try {
+      return await listener.run();
+    } finally {
+      this.#listening--;
+    }
+  }
+
+  /** How many {@linkcode listen} calls are running now. */
+  get listening(): number {
+    return this.#listening;
+  }
+
+  /**
+   * The state of this registry's actors and their events on the server:
+   * lag, unacknowledged, redelivered, waiting pulls, dead letters, delayed,
+   * paused, last activity, and whether each consumer still has the actor's
+   * configuration. See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, {
+      ...options,
+      actors: this.#actors,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every actor's consumer,
+   * and a running {@linkcode listen} (unless `requireListener` is false).
+   * Serve it with `healthHandler(sub)`.
+   *
+   * @param options Whether a running listen() is needed, and the timeout.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(
+    options: { requireListener?: boolean; timeout?: number } = {},
+  ): Promise<Health> {
+    return await health(this.nc, {
+      actors: this.#actors,
+      jetstream: this.#jsm.getOptions(),
+      ...(options.requireListener === false
+        ? {}
+        : { listening: this.#listening }),
+      ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    });
   }
 
   /**

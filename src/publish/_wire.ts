@@ -1,6 +1,6 @@
 // The wire form of an emit: the headers walnats sends (shared with Python
 // walnats), their size on the wire, and the `Walnats-Delay` format read back
-// by the engine.
+// by the engine (src/listen/_delay.ts).
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { CloudEvent } from "../cloud_event.ts";
 import {
@@ -10,6 +10,7 @@ import {
   HEADER_TRACE,
 } from "../headers.ts";
 import type { EmitOptions } from "./options.ts";
+import { checkDelay } from "../_bounds.ts";
 
 const encoder = new TextEncoder();
 
@@ -27,16 +28,6 @@ export interface Extra {
  */
 export function formatDelay(until: number): string {
   return String(until / 1000);
-}
-
-/**
- * Read a `Walnats-Delay` header back: epoch milliseconds, or `undefined`
- * when there is none or it is not a finite number.
- */
-export function parseDelay(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const until = Number(header) * 1000;
-  return Number.isFinite(until) ? until : undefined;
 }
 
 /** Bytes the headers take on the wire (they count against size limits). */
@@ -60,7 +51,8 @@ export function headerSize(h: MsgHdrs | undefined): number {
  * @param now Current time, epoch milliseconds (a seam for tests).
  * @returns The headers.
  * @throws {TypeError} `uid`, `traceId` or a `meta` header is malformed.
- * @throws {RangeError} `delay` is negative or not finite.
+ * @throws {RangeError} `delay` is negative, not finite, or over
+ *   `MAX_DELAY_MS` (365 days).
  */
 export function buildHeaders(
   event: string,
@@ -124,16 +116,7 @@ export function buildHeaders(
     set(HEADER_TRACE, options.traceId, "traceId");
   }
   if (options.delay !== undefined) {
-    if (
-      typeof options.delay !== "number" || !Number.isFinite(options.delay) ||
-      options.delay < 0
-    ) {
-      throw new RangeError(
-        `${what}: delay must be a non-negative number of milliseconds, got ${
-          String(options.delay)
-        }`,
-      );
-    }
+    checkDelay(what, "delay", options.delay);
     set(HEADER_DELAY, formatDelay(now + options.delay), "delay");
   }
   if (extra.reply !== undefined) set(HEADER_REPLY, extra.reply, "reply");

@@ -40,7 +40,8 @@ export interface EmitOptions {
   traceId?: string;
   /**
    * Milliseconds to wait before any handler may run the message
-   * (`Walnats-Delay`, stamped as UTC epoch seconds).
+   * (`Walnats-Delay`, stamped as UTC epoch seconds). At most 365 days, and
+   * shorter than the event's `maxAge`.
    */
   delay?: number;
   /**
@@ -54,6 +55,13 @@ export interface EmitOptions {
    * @default {true}
    */
   sync?: boolean;
+  /**
+   * Milliseconds an acknowledged emit may take, retries included: it is
+   * sent again (same `Nats-Msg-Id`) through a stream-leader election or a
+   * server restart until the stream acknowledges it.
+   * @default {5000}
+   */
+  timeout?: number;
 }
 
 /** The stream's acknowledgement of an emitted message. */

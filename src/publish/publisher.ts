@@ -19,7 +19,9 @@ import {
   type Msg,
   type MsgHdrs,
   type NatsConnection,
+  nuid,
 } from "@nats-io/nats-core";
+import { JetStreamApiError } from "@nats-io/jetstream";
 import { CloudEvent } from "../cloud_event.ts";
 import type { Codec } from "../codecs/codec.ts";
 import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
@@ -28,6 +30,9 @@ import { inboxPrefix } from "../transports/_connection_options.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
 import { asError, deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
+import { deadLetterHeadroom } from "../_bounds.ts";
+import { HEADER_ID } from "../headers.ts";
+import { publishAcked } from "./_retry.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -46,6 +51,9 @@ import type {
 } from "./options.ts";
 import { upsertStream } from "./_streams.ts";
 import { buildHeaders, type Extra, headerSize } from "./_wire.ts";
+import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
+import { type Health, health } from "../ops/health.ts";
+import { type Status, status } from "../ops/status.ts";
 
 export type {
   EmitFailure,
@@ -63,6 +71,8 @@ export type {
 
 const DEFAULT_WINDOW = 256;
 const DEFAULT_TIMEOUT = 4000;
+/** Milliseconds an acknowledged emit may take, retries included. */
+const EMIT_TIMEOUT = 5000;
 
 /**
  * A publisher: the connection made by {@linkcode Events.connect}.
@@ -89,6 +99,7 @@ export class Publisher implements AsyncDisposable {
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
   readonly #hooks: readonly HeaderHook[];
+  readonly #observers: readonly EmitObserver[];
   readonly #feeds = new Set<MonitorFeed>();
   #closed = false;
 
@@ -96,7 +107,9 @@ export class Publisher implements AsyncDisposable {
     opened: Opened,
     events: readonly AnyEvent[],
     hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[],
   ) {
+    this.#observers = observers;
     this.nc = opened.nc;
     this.js = opened.js;
     this.#jsm = opened.jsm;
@@ -114,8 +127,9 @@ export class Publisher implements AsyncDisposable {
     opened: Opened,
     events: readonly AnyEvent[],
     hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[] = [],
   ): Publisher {
-    return new Publisher(opened, events, hooks);
+    return new Publisher(opened, events, hooks, observers);
   }
 
   /** The registered events. */
@@ -203,10 +217,25 @@ export class Publisher implements AsyncDisposable {
       extra,
       timersOf(this.nc).now(),
     );
+    const maxAge = event.limits.maxAge;
+    if (
+      options.delay !== undefined && maxAge !== undefined &&
+      options.delay >= maxAge
+    ) {
+      throw new RangeError(
+        `Cannot emit event "${event.name}": delay (${options.delay} ms) must be shorter than the stream's maxAge (${maxAge} ms), or the message expires before it is due`,
+      );
+    }
     if (this.#hooks.length > 0) {
       headers ??= natsHeaders();
       for (const hook of this.#hooks) hook(event, headers);
       if (headers.keys().length === 0) headers = undefined;
+    }
+    if (options.sync !== false) {
+      // Acknowledged emits are retried, so each carries a message id (a
+      // generated one without a uid), counted in the size checks below.
+      headers ??= natsHeaders();
+      if (headers.get(HEADER_ID) === "") headers.set(HEADER_ID, nuid.next());
     }
     const size = data.length + headerSize(headers);
     const limit = event.limits.maxMessageSize;
@@ -219,12 +248,16 @@ export class Publisher implements AsyncDisposable {
       );
     }
     const maxPayload = this.nc.info?.max_payload;
-    if (maxPayload !== undefined && size > maxPayload) {
+    const headroom = maxPayload === undefined
+      ? 0
+      : deadLetterHeadroom(maxPayload);
+    if (maxPayload !== undefined && size > maxPayload - headroom) {
       throw new PayloadTooLargeError(
         event.name,
         size,
-        maxPayload,
-        "server's max_payload (headers count too)",
+        maxPayload - headroom,
+        "dead-letter-safe (headers count too)",
+        `the server's max_payload is ${maxPayload} bytes and ${headroom} are kept free so the message can always be dead-lettered with the story of its failure`,
       );
     }
     return { data, headers };
@@ -234,13 +267,61 @@ export class Publisher implements AsyncDisposable {
     event: AnyEvent,
     data: Uint8Array,
     headers: MsgHdrs | undefined,
+    timeout: number = EMIT_TIMEOUT,
   ): Promise<EmitResult> {
-    const ack = await this.js.publish(
-      event.subject,
-      data,
-      headers ? { headers } : undefined,
-    );
-    return toResult(ack);
+    // Every acknowledged emit carries a message id, so a retry through a
+    // leader election or a restart can never store it twice.
+    headers ??= natsHeaders();
+    let uid = headers.get(HEADER_ID);
+    if (uid === "") {
+      uid = nuid.next();
+      headers.set(HEADER_ID, uid);
+    }
+    const send = (): Promise<PubAck> =>
+      publishAcked(
+        this.js,
+        {
+          event: event.name,
+          subject: event.subject,
+          uid,
+          timeout,
+          streamExists: () => this.#streamExists(event.stream),
+        },
+        data,
+        headers,
+      );
+    if (this.#observers.length === 0) return toResult(await send());
+    const start = performance.now();
+    try {
+      const result = toResult(await send());
+      notifyEmit(this.#observers, {
+        event,
+        duration: performance.now() - start,
+        outcome: result.duplicate ? "duplicate" : "ok",
+        sync: true,
+      });
+      return result;
+    } catch (error) {
+      notifyEmit(this.#observers, {
+        event,
+        duration: performance.now() - start,
+        outcome: "error",
+        sync: true,
+        error: asError(error),
+      });
+      throw error;
+    }
+  }
+
+  async #streamExists(stream: string): Promise<boolean | undefined> {
+    try {
+      await this.#jsm.streams.info(stream);
+      return true;
+    } catch (error) {
+      return error instanceof JetStreamApiError && error.code === 10059
+        ? false
+        : undefined;
+    }
   }
 
   /**
@@ -256,11 +337,15 @@ export class Publisher implements AsyncDisposable {
    * @returns The stream's acknowledgement, or `undefined` with `sync: false`.
    * @throws {ValidationError} The payload does not match the schema.
    * @throws {PayloadTooLargeError} The encoded message (payload and
-   *   headers) is over the event's `maxMessageSize` or the server's
-   *   `max_payload`.
+   *   headers) is over the event's `maxMessageSize`, or over the server's
+   *   `max_payload` less 4096 bytes kept so it can always be dead-lettered.
    * @throws {TypeError} The event is not registered, the publisher is
    *   closed, or `uid` or a `meta` header is malformed.
-   * @throws {RangeError} `delay` is negative or not finite.
+   * @throws {RangeError} `delay` or `timeout` is negative or not finite,
+   *   or `delay` is over 365 days or not shorter than the event's `maxAge`.
+   * @throws {EmitError} No acknowledgement within `timeout` although the
+   *   emit was retried (no stream leader, server unreachable), or no stream
+   *   listens on the subject; it says whether the message may be stored.
    *
    * @example Emit with options
    * ```ts ignore
@@ -319,12 +404,21 @@ export class Publisher implements AsyncDisposable {
     options: EmitOptions = {},
   ): Promise<EmitResult | undefined> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
       this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
+      if (this.#observers.length > 0) {
+        notifyEmit(this.#observers, {
+          event: ev,
+          duration: 0,
+          outcome: "ok",
+          sync: false,
+        });
+      }
       return undefined;
     }
-    return await this.#publish(ev, data, headers);
+    return await this.#publish(ev, data, headers, options.timeout);
   }
 
   /**
@@ -359,6 +453,7 @@ export class Publisher implements AsyncDisposable {
     options: EmitManyOptions<NoInfer<I>> = {},
   ): Promise<EmitManyResult> {
     const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
     const window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(window) || window < 1) {
       throw new RangeError(
@@ -396,7 +491,12 @@ export class Publisher implements AsyncDisposable {
             uid,
             ceId,
           });
-          results[index] = await this.#publish(ev, data, headers);
+          results[index] = await this.#publish(
+            ev,
+            data,
+            headers,
+            options.timeout,
+          );
         } catch (error) {
           failures.push({ index, error: asError(error) });
         }
@@ -526,6 +626,37 @@ export class Publisher implements AsyncDisposable {
     return feed;
   }
 
+  /**
+   * The state of the registered events' streams on the server, and of every
+   * consumer on them (the publisher does not know the actors' code, so
+   * their configuration is not checked). See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every registered
+   * event's stream. Serve it with `healthHandler(pub)`.
+   *
+   * @param options Milliseconds each check may take.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(options: { timeout?: number } = {}): Promise<Health> {
+    return await health(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
   /** Whether {@linkcode close} was called. */
   get closed(): boolean {
     return this.#closed;
@@ -550,6 +681,19 @@ export class Publisher implements AsyncDisposable {
   /** Same as {@linkcode close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+function checkTimeout(event: string, timeout: number | undefined): void {
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout))
+  ) {
+    throw new RangeError(
+      `Cannot emit event "${event}": timeout must be a positive number of milliseconds, got ${
+        String(timeout)
+      }`,
+    );
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * Test helpers: a real `nats-server` with JetStream on a free loopback port
- * and a temporary store, for your own tests as for ours; and
- * {@linkcode MemoryBroker}, NATS and JetStream in memory on a virtual clock,
- * for unit tests that run in milliseconds.
+ * and a temporary store, or a cluster of them (`NatsCluster`), for your own
+ * tests as for ours; and {@linkcode MemoryBroker}, NATS and JetStream in
+ * memory on a virtual clock, for unit tests that run in milliseconds.
  *
  * @example Use a server in a test
  * ```ts ignore
@@ -23,6 +23,8 @@ export {
 export type { NatsServerOptions } from "./server.ts";
 export { assertNoLeaks, leaks } from "./leaks.ts";
 export type { Leaks } from "./leaks.ts";
+export { NatsCluster } from "./cluster.ts";
+export type { ClusterWaitOptions, NatsClusterOptions } from "./cluster.ts";
 export { MemoryBroker } from "./memory/broker.ts";
 export type {
   AdvanceUntilOptions,
