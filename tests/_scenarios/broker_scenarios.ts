@@ -1064,6 +1064,23 @@ export async function protocolTranscript(b: Backend): Promise<unknown[]> {
     JSON.stringify({ batch: 5, no_wait: true }),
     status(408),
   );
+  // A consumer made after the messages were stored still gets them (deliver
+  // all), and its deletion leaves them to the others.
+  await req(
+    "consumer created late",
+    "$JS.API.CONSUMER.DURABLE.CREATE.tx.late",
+    {
+      stream_name: "tx",
+      config: { durable_name: "late", ack_policy: "explicit" },
+    },
+  );
+  await pull(
+    "pull of the late consumer",
+    "late",
+    JSON.stringify({ batch: 5, no_wait: true }),
+    status(408),
+  );
+  await req("late consumer delete", "$JS.API.CONSUMER.DELETE.tx.late");
   // Acks on c1's two deliveries.
   const deliveries = pulled.filter((p) =>
     p.reply?.startsWith("$JS.ACK.tx.c1.")
