@@ -74,10 +74,12 @@ test("a 3-node cluster loses its stream leader, then its consumer leader, under 
   await using cluster = await NatsCluster.start({ nodes: 3 });
   const EV = new Event("failover-item", Item, { limits: { replicas: 3 } });
   const runs = new Map<string, number>();
+  const sequences = new Map<string, number[]>();
   const handledAt: number[] = [];
   const A = new Actor("failover-worker", EV, (_m, ctx) => {
     const uid = ctx.headers["Nats-Msg-Id"] ?? "";
     runs.set(uid, (runs.get(uid) ?? 0) + 1);
+    sequences.set(uid, [...(sequences.get(uid) ?? []), ctx.sequence]);
     handledAt.push(performance.now());
   }, { ackWait: 5_000 });
   const servers = { servers: cluster.urls, reconnectTimeWait: 100 };
@@ -130,8 +132,15 @@ test("a 3-node cluster loses its stream leader, then its consumer leader, under 
       } missing)`,
   });
   await listening.stop();
-  const twice = [...runs].filter(([, n]) => n > 1);
-  assert.deepEqual(twice, [], "no message handled twice");
+  const twice = [...runs].filter(([, n]) => n > 1).map(([uid]) => [
+    uid,
+    sequences.get(uid),
+  ]);
+  assert.deepEqual(
+    twice,
+    [],
+    "no message handled twice (uid, stream sequences of its runs)",
+  );
   for (const { uid, error } of load.rejected) {
     assert.ok(error instanceof EmitError, `${uid}: ${String(error)}`);
     if (!error.mayBeStored) assert.ok(!runs.has(uid), `${uid} not stored`);

@@ -88,6 +88,8 @@ export class JobMessage {
   readonly meta: DeliveryMeta;
   /** Set once acked, nak'd or terminated. */
   settled = false;
+  /** Set once acked (not nak'd or terminated). */
+  acked = false;
 
   constructor(msg: Msg, meta: DeliveryMeta) {
     this.msg = msg;
@@ -109,6 +111,7 @@ export class JobMessage {
   ack(): void {
     if (this.settled) return;
     this.settled = true;
+    this.acked = true;
     this.msg.respond(ACK);
   }
 

@@ -10,8 +10,12 @@ import { inboxPrefix } from "../transports/_connection_options.ts";
 import { Job, type JobEnv, type JobStats } from "./_job.ts";
 import { ackParser, type DeliveryMeta, JobMessage } from "./_jsmsg.ts";
 import type { Scheduler, SlotWaiter } from "./_scheduler.ts";
+import { RecentSet } from "./_recent.ts";
 
 const encoder = new TextEncoder();
+// How many acked stream sequences each actor remembers: more than can be in
+// flight in any failover window (maxAckPending is 1000 by default).
+const ACKED_MEMORY = 8192;
 
 /**
  * Milliseconds between the server's idle heartbeats on a waiting pull
@@ -68,6 +72,8 @@ export class Puller implements SlotWaiter {
   /** Delivered messages that found no credit (after a credit reset). */
   readonly #backlog: JobMessage[] = [];
   readonly #jobs = new Set<Job>();
+  /** Stream sequences acked lately (see RecentSet). */
+  readonly #acked = new RecentSet(ACKED_MEMORY);
   #idle = false;
   #lastHeard = 0;
   #stopping = false;
@@ -252,6 +258,22 @@ export class Puller implements SlotWaiter {
   #deliver(m: JobMessage, reserved: boolean): void {
     this.#idle = false;
     if (reserved) this.#credit--;
+    if (
+      m.meta.deliveryCount > 1 && this.#acked.has(m.meta.streamSequence)
+    ) {
+      // Handled and acked here already, but the ack was lost (a consumer
+      // leader failed over before it was replicated): ack it again rather
+      // than run the handler twice.
+      m.ack();
+      this.#env.logger.info("redelivered after its ack was lost; acked again", {
+        actor: this.actor.name,
+        sequence: m.meta.streamSequence,
+      });
+      if (reserved) this.#scheduler.release(1);
+      this.#checkDrained();
+      if (!this.#opts.burst) this.wake();
+      return;
+    }
     if (this.#stopping) {
       // Shutting down: hand it back at once for another copy to take.
       if (reserved) this.#scheduler.release(1);
@@ -347,6 +369,7 @@ export class Puller implements SlotWaiter {
 
   readonly #jobSettled = (job: Job): void => {
     this.#jobs.delete(job);
+    if (job.msg.acked) this.#acked.add(job.msg.meta.streamSequence);
     // Queue this actor before giving the slot back, so the slot goes to the
     // highest-priority waiter, this actor included.
     if (!this.#stopping) this.#scheduler.wait(this);

@@ -7,32 +7,22 @@
 // `@ignore`: the types of these two packages are public there; deno doc
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import type {
-  JetStreamClient,
-  JetStreamManager,
-  PubAck,
-} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 /** @ignore */
 import {
   createInbox,
-  headers as natsHeaders,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
-  nuid,
 } from "@nats-io/nats-core";
-import { JetStreamApiError } from "@nats-io/jetstream";
 import { CloudEvent } from "../cloud_event.ts";
 import type { Codec } from "../codecs/codec.ts";
-import { PayloadTooLargeError, RequestTimeoutError } from "../errors.ts";
+import { RequestTimeoutError } from "../errors.ts";
 import type { AnyEvent, Event } from "../event.ts";
 import { inboxPrefix } from "../transports/_connection_options.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
-import { asError, deadline } from "../_async.ts";
+import { deadline } from "../_async.ts";
 import { timersOf } from "../_timers.ts";
-import { deadLetterHeadroom } from "../_bounds.ts";
-import { HEADER_ID } from "../headers.ts";
-import { publishAcked } from "./_retry.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -50,7 +40,10 @@ import type {
   RequestOptions,
 } from "./options.ts";
 import { upsertStream } from "./_streams.ts";
-import { buildHeaders, type Extra, headerSize } from "./_wire.ts";
+import { inWindow } from "./_window.ts";
+import { sendAcked } from "./_send.ts";
+import type { Extra } from "./_wire.ts";
+import { type Prepared, prepareEmit } from "./_prepare.ts";
 import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
 import { type Health, health } from "../ops/health.ts";
 import { type Status, status } from "../ops/status.ts";
@@ -78,16 +71,20 @@ const EMIT_TIMEOUT = 5000;
  * A publisher: the connection made by {@linkcode Events.connect}.
  *
  * @example Emit and read the acknowledgement
- * ```ts ignore
+ * ```ts
  * import * as v from "valibot";
  * import { Event, Events } from "@walnats/walnats";
+ * import { NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
+ * await using server = await NatsServer.start();
  * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
- * await using pub = await new Events(USER_CREATED).connect();
+ * await using pub = await new Events(USER_CREATED).connect(server.url);
  * await pub.register();
- * const { sequence, duplicate } = await pub.emit(USER_CREATED, { id: 1 }, {
- *   uid: "user-1",
- * });
+ * const first = await pub.emit(USER_CREATED, { id: 1 }, { uid: "user-1" });
+ * const again = await pub.emit(USER_CREATED, { id: 1 }, { uid: "user-1" });
+ * assert.deepEqual(first, { sequence: 1, duplicate: false });
+ * assert.equal(again.duplicate, true); // stored once
  * ```
  */
 export class Publisher implements AsyncDisposable {
@@ -196,132 +193,31 @@ export class Publisher implements AsyncDisposable {
   }
 
   /** Encode, check size, and build headers; nothing is sent. */
-  async #prepare(
+  #prepare(
     event: AnyEvent,
     message: unknown,
     options: EmitOptions,
     extra: Extra,
-  ): Promise<{ data: Uint8Array; headers: MsgHdrs | undefined }> {
-    const encoded = event.codec.encode(message);
-    const data = encoded instanceof Promise ? await encoded : encoded;
-    if (!(data instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
-      );
-    }
-    // Walnats-Delay counts from the connection's clock (virtual under the
-    // memory broker), the clock the listeners compare it with.
-    let headers = buildHeaders(
-      event.name,
-      options,
-      extra,
-      timersOf(this.nc).now(),
-    );
-    const maxAge = event.limits.maxAge;
-    if (
-      options.delay !== undefined && maxAge !== undefined &&
-      options.delay >= maxAge
-    ) {
-      throw new RangeError(
-        `Cannot emit event "${event.name}": delay (${options.delay} ms) must be shorter than the stream's maxAge (${maxAge} ms), or the message expires before it is due`,
-      );
-    }
-    if (this.#hooks.length > 0) {
-      headers ??= natsHeaders();
-      for (const hook of this.#hooks) hook(event, headers);
-      if (headers.keys().length === 0) headers = undefined;
-    }
-    if (options.sync !== false) {
-      // Acknowledged emits are retried, so each carries a message id (a
-      // generated one without a uid), counted in the size checks below.
-      headers ??= natsHeaders();
-      if (headers.get(HEADER_ID) === "") headers.set(HEADER_ID, nuid.next());
-    }
-    const size = data.length + headerSize(headers);
-    const limit = event.limits.maxMessageSize;
-    if (limit !== undefined && size > limit) {
-      throw new PayloadTooLargeError(
-        event.name,
-        size,
-        limit,
-        "maxMessageSize (headers count too)",
-      );
-    }
-    const maxPayload = this.nc.info?.max_payload;
-    const headroom = maxPayload === undefined
-      ? 0
-      : deadLetterHeadroom(maxPayload);
-    if (maxPayload !== undefined && size > maxPayload - headroom) {
-      throw new PayloadTooLargeError(
-        event.name,
-        size,
-        maxPayload - headroom,
-        "dead-letter-safe (headers count too)",
-        `the server's max_payload is ${maxPayload} bytes and ${headroom} are kept free so the message can always be dead-lettered with the story of its failure`,
-      );
-    }
-    return { data, headers };
+  ): Promise<Prepared> {
+    return prepareEmit(event, message, options, extra, {
+      hooks: this.#hooks,
+      maxPayload: this.nc.info?.max_payload,
+      now: timersOf(this.nc).now(),
+    });
   }
 
-  async #publish(
+  #publish(
     event: AnyEvent,
     data: Uint8Array,
     headers: MsgHdrs | undefined,
     timeout: number = EMIT_TIMEOUT,
   ): Promise<EmitResult> {
-    // Every acknowledged emit carries a message id, so a retry through a
-    // leader election or a restart can never store it twice.
-    headers ??= natsHeaders();
-    let uid = headers.get(HEADER_ID);
-    if (uid === "") {
-      uid = nuid.next();
-      headers.set(HEADER_ID, uid);
-    }
-    const send = (): Promise<PubAck> =>
-      publishAcked(
-        this.js,
-        {
-          event: event.name,
-          subject: event.subject,
-          uid,
-          timeout,
-          streamExists: () => this.#streamExists(event.stream),
-        },
-        data,
-        headers,
-      );
-    if (this.#observers.length === 0) return toResult(await send());
-    const start = performance.now();
-    try {
-      const result = toResult(await send());
-      notifyEmit(this.#observers, {
-        event,
-        duration: performance.now() - start,
-        outcome: result.duplicate ? "duplicate" : "ok",
-        sync: true,
-      });
-      return result;
-    } catch (error) {
-      notifyEmit(this.#observers, {
-        event,
-        duration: performance.now() - start,
-        outcome: "error",
-        sync: true,
-        error: asError(error),
-      });
-      throw error;
-    }
-  }
-
-  async #streamExists(stream: string): Promise<boolean | undefined> {
-    try {
-      await this.#jsm.streams.info(stream);
-      return true;
-    } catch (error) {
-      return error instanceof JetStreamApiError && error.code === 10059
-        ? false
-        : undefined;
-    }
+    return sendAcked(this.js, this.#jsm, this.#observers, {
+      event,
+      data,
+      headers,
+      timeout,
+    });
   }
 
   /**
@@ -348,13 +244,22 @@ export class Publisher implements AsyncDisposable {
    *   listens on the subject; it says whether the message may be stored.
    *
    * @example Emit with options
-   * ```ts ignore
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
    * const ack = await pub.emit(USER_CREATED, { id: 1 }, {
    *   uid: "user-1",
-   *   delay: 60_000,
-   *   meta: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+   *   delay: 60_000, // no handler runs it for a minute
+   *   meta: { tenant: "acme" },
    * });
-   * console.log(ack.sequence, ack.duplicate);
+   * assert.equal(ack.duplicate, false);
    * ```
    */
   emit<I>(
@@ -438,13 +343,23 @@ export class Publisher implements AsyncDisposable {
    * @throws {RangeError} `window` is not a positive integer.
    *
    * @example Emit in bulk and retry the failures
-   * ```ts ignore
-   * const users = [{ id: 1 }, { id: 2 }, { id: 3 }];
-   * const { failures } = await pub.emitMany(USER_CREATED, users, {
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
+   * const users = [{ id: 1 }, { id: 2 }, { id: Number.NaN }];
+   * const { results, failures } = await pub.emitMany(USER_CREATED, users, {
    *   window: 64,
    *   uid: (user) => `user-${user.id}`,
    * });
-   * const retry = failures.map((f) => users[f.index]!);
+   * assert.equal(results.filter((r) => r !== undefined).length, 2);
+   * assert.deepEqual(failures.map((f) => f.index), [2]); // NaN fails the schema
    * ```
    */
   async emitMany<I>(
@@ -465,48 +380,24 @@ export class Publisher implements AsyncDisposable {
     if (options.delay !== undefined) shared.delay = options.delay;
     if (options.meta !== undefined) shared.meta = options.meta;
     const cloud = options.meta instanceof CloudEvent ? options.meta : undefined;
-    const items = [...messages];
-    const results: (EmitResult | undefined)[] = new Array(items.length)
-      .fill(undefined);
-    const failures: EmitFailure[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < items.length) {
-        const index = next++;
-        const item = items[index] as I;
-        if (options.signal?.aborted) {
-          failures.push({
-            index,
-            error: new Error(
-              `Cannot emit event "${ev.name}": aborted before sending`,
-              { cause: options.signal.reason },
-            ),
-          });
-          continue;
-        }
-        try {
-          const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
-          const uid = options.uid?.(item, index) ?? ceId;
-          const { data, headers } = await this.#prepare(ev, item, shared, {
-            uid,
-            ceId,
-          });
-          results[index] = await this.#publish(
-            ev,
-            data,
-            headers,
-            options.timeout,
-          );
-        } catch (error) {
-          failures.push({ index, error: asError(error) });
-        }
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(window, items.length) }, worker),
+    return await inWindow(
+      [...messages] as I[],
+      window,
+      options.signal,
+      () =>
+        new Error(`Cannot emit event "${ev.name}": aborted before sending`, {
+          cause: options.signal?.reason,
+        }),
+      async (item, index) => {
+        const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
+        const uid = options.uid?.(item, index) ?? ceId;
+        const { data, headers } = await this.#prepare(ev, item, shared, {
+          uid,
+          ceId,
+        });
+        return await this.#publish(ev, data, headers, options.timeout);
+      },
     );
-    failures.sort((a, b) => a.index - b.index);
-    return { results, failures };
   }
 
   /**
@@ -528,10 +419,26 @@ export class Publisher implements AsyncDisposable {
    * @throws {RangeError} `timeout` is not a positive number.
    *
    * @example Ask and wait for the answer
-   * ```ts ignore
+   * ```ts
+   * import * as v from "valibot";
+   * import { Actor, Actors, Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
    * const GET_USER = new Event("get-user", v.object({ id: v.number() }))
    *   .withResponse(v.object({ name: v.string() }));
+   * const LOOKUP = new Actor("lookup", GET_USER, (q) => ({ name: `#${q.id}` }));
+   * await using pub = await new Events(GET_USER).connect(server.url);
+   * await pub.register();
+   * await using sub = await new Actors(LOOKUP).connect(server.url);
+   * await sub.register();
+   * const stop = new AbortController();
+   * const listening = sub.listen({ signal: stop.signal });
    * const { name } = await pub.request(GET_USER, { id: 1 }, { timeout: 2000 });
+   * assert.equal(name, "#1");
+   * stop.abort();
+   * await listening;
    * ```
    */
   async request<I, R>(
@@ -606,9 +513,22 @@ export class Publisher implements AsyncDisposable {
    * @throws {TypeError} The publisher is closed.
    *
    * @example Watch everything for ten seconds
-   * ```ts ignore
-   * for await (const item of pub.monitor({ signal: AbortSignal.timeout(10_000) })) {
-   *   console.log(item.event.name, item.error ?? item.message);
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
+   * const feed = pub.monitor({ signal: AbortSignal.timeout(10_000) });
+   * await pub.emit(USER_CREATED, { id: 7 });
+   * for await (const item of feed) {
+   *   assert.equal(item.event.name, "user-created");
+   *   assert.deepEqual("message" in item && item.message, { id: 7 });
+   *   break; // ends the feed
    * }
    * ```
    */
@@ -695,8 +615,4 @@ function checkTimeout(event: string, timeout: number | undefined): void {
       }`,
     );
   }
-}
-
-function toResult(ack: PubAck): EmitResult {
-  return { sequence: ack.seq, duplicate: ack.duplicate };
 }
