@@ -215,11 +215,15 @@ export class MemoryBroker implements AsyncDisposable {
    *
    * @example Let a retry delay pass
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryBroker } from "@walnats/walnats/testing";
    *
-   * const broker = new MemoryBroker({ start: 0 });
+   * await using broker = new MemoryBroker({ start: 0 });
+   * let fired = 0;
+   * broker.timers.setTimeout(() => fired++, 59_000);
    * await broker.advance(60_000);
-   * console.assert(broker.now() === 60_000);
+   * assert.equal(broker.now(), 60_000);
+   * assert.equal(fired, 1);
    * ```
    */
   advance(ms: number): Promise<void> {
@@ -244,6 +248,18 @@ export class MemoryBroker implements AsyncDisposable {
    * @param options Most virtual time to spend, and what is waited for.
    * @returns What `check` returned.
    * @throws {Error} `check` was still falsy after `timeout` virtual ms.
+   *
+   * @example Wait for a timer far in the future
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "@walnats/walnats/testing";
+   *
+   * await using broker = new MemoryBroker({ start: 0 });
+   * let done = false;
+   * broker.timers.setTimeout(() => (done = true), 3_600_000);
+   * await broker.advanceUntil(() => done, { timeout: 7_200_000 });
+   * assert.equal(broker.timers.monotonic(), 3_600_000);
+   * ```
    */
   async advanceUntil<T>(
     check: () => T | Promise<T>,
