@@ -168,7 +168,9 @@ export class VirtualClock {
             errors.push(error);
           }
         }
-        await settle();
+        // One turn of the event loop runs every promise reaction queued by
+        // this step (and those they queue) before the next step is chosen.
+        await yieldToEventLoop();
       }
       this.#elapsed = target;
       await settle();
