@@ -134,3 +134,11 @@ export type {
   ListenReport,
   ReplayOptions,
 } from "./src/subscriber.ts";
+export { workerHandler } from "./src/workers/worker_handler.ts";
+export type {
+  WorkerFunction,
+  WorkerHandlerOptions,
+} from "./src/workers/worker_handler.ts";
+export type { Isolation, WorkerPoolOptions } from "./src/workers/pool.ts";
+export type { WorkerContext } from "./src/workers/worker_context.ts";
+export { WorkerCrashedError } from "./src/workers/worker_crashed_error.ts";

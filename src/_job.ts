@@ -17,6 +17,7 @@ import {
 import type { Logger } from "./log.ts";
 import type { Middleware } from "./middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
+import { WORKER_POOL, type WorkerPool } from "./workers/pool.ts";
 
 /** What every job of one listener shares. */
 export interface JobEnv {
@@ -32,6 +33,8 @@ export interface JobEnv {
    * step (NTP, a suspended VM) never times out running jobs.
    */
   readonly clock: () => number;
+  /** The listener's worker pool, for handlers made by `workerHandler`. */
+  readonly workers?: WorkerPool;
 }
 
 /** Counters a job reports to. */
@@ -75,6 +78,9 @@ class JobContext implements Context {
   }
   get signal(): AbortSignal {
     return this.#job.signal;
+  }
+  get [WORKER_POOL](): WorkerPool | undefined {
+    return this.#job.env.workers;
   }
 }
 

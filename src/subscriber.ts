@@ -29,6 +29,7 @@ import { consoleLogger, type Logger } from "./log.ts";
 import type { JobEnv, JobStats } from "./_job.ts";
 import { Puller, type PullerFailure } from "./_puller.ts";
 import { Scheduler } from "./_scheduler.ts";
+import { WorkerPool, type WorkerPoolOptions } from "./workers/pool.ts";
 
 /** Options for {@linkcode Subscriber.listen}; times in milliseconds. */
 export interface ListenOptions {
@@ -59,6 +60,14 @@ export interface ListenOptions {
   grace?: number;
   /** Where to report. @default {consoleLogger("warn")} */
   logger?: Logger;
+  /**
+   * Workers running handlers made by `workerHandler` at once, in a pool
+   * this listener starts lazily and stops before `listen()` resolves.
+   * @default {navigator.hardwareConcurrency}
+   */
+  maxWorkers?: number;
+  /** How the pool's workers are isolated and limited. @default {{}} */
+  workers?: Omit<WorkerPoolOptions, "maxWorkers">;
 }
 
 /** What a finished {@linkcode Subscriber.listen} did. */
@@ -234,6 +243,13 @@ export class Subscriber implements AsyncDisposable {
       deadLettered: 0,
       delayed: 0,
     };
+    // Nothing starts until a worker handler runs; closed when listen ends.
+    const workers = new WorkerPool({
+      ...options.workers,
+      ...(options.maxWorkers === undefined
+        ? {}
+        : { maxWorkers: options.maxWorkers }),
+    });
     const env: JobEnv = {
       nc: this.nc,
       js: this.js,
@@ -241,6 +257,7 @@ export class Subscriber implements AsyncDisposable {
       termReasons: serverAtLeast(this.nc.info?.version, [2, 10, 4]),
       now: Date.now,
       clock: () => performance.now(),
+      workers,
     };
     const scheduler = new Scheduler(maxJobs);
     const stop = new AbortController();
@@ -304,6 +321,7 @@ export class Subscriber implements AsyncDisposable {
       // listen() call would leave one behind.
       (statuses as { stop?: () => void }).stop?.();
       await statusWatch;
+      await workers.close();
     }
     if (failure !== undefined) throw failure;
     return { ...stats };
