@@ -75,6 +75,8 @@ export function serve(port: RunnerPort): void {
           `Cannot run worker handler: ${job.module} has no exported function "${job.export}"`,
         );
       }
+      // Aborted before it could start (while the module loaded): skip it.
+      controller.signal.throwIfAborted();
       const ctx: WorkerContext = {
         ...job.ctx,
         timestamp: new Date(job.ctx.timestamp),

@@ -293,7 +293,11 @@ export class WorkerPool implements AsyncDisposable {
       this.#release(worker);
       return;
     }
-    if (task.signal.aborted) this.#aborted(worker, pending);
+    // Aborted while the worker was starting: it learns it now.
+    if (task.signal.aborted) {
+      this.#aborted(worker, pending);
+      this.#forwardAbort(worker, pending);
+    }
   }
 
   // The job's signal aborted while a worker runs it: tell the worker, then
@@ -301,21 +305,24 @@ export class WorkerPool implements AsyncDisposable {
   #aborted(worker: PoolWorker, pending: Pending): void {
     if (worker.job !== pending || pending.graceTimer !== undefined) return;
     const reason = pending.task.signal.reason;
-    if (worker.link !== undefined) {
-      try {
-        worker.link.send({
-          type: "abort",
-          id: pending.id,
-          reason: toWireError(reason),
-        });
-      } catch {
-        // The worker is going away; the timer below settles the job.
-      }
-    }
+    // Not started yet: #send forwards the abort after the job.
+    if (worker.link !== undefined) this.#forwardAbort(worker, pending);
     pending.graceTimer = setTimeout(() => {
       if (worker.job !== pending) return;
       this.#terminate(worker, reason);
     }, pending.task.terminateGrace);
+  }
+
+  #forwardAbort(worker: PoolWorker, pending: Pending): void {
+    try {
+      worker.link!.send({
+        type: "abort",
+        id: pending.id,
+        reason: toWireError(pending.task.signal.reason),
+      });
+    } catch {
+      // The worker is going away; the grace timer settles the job.
+    }
   }
 
   #onMessage(worker: PoolWorker, message: FromWorker): void {
