@@ -17,8 +17,8 @@ import {
   JobTimeoutError,
   type Middleware,
   silentLogger,
-  workerHandler,
   WorkerCrashedError,
+  workerHandler,
 } from "../mod.ts";
 import { WorkerPool } from "../src/workers/pool.ts";
 import type {
@@ -126,59 +126,63 @@ for (const isolation of ISOLATIONS) {
     assert.equal(second.header, "hello");
   });
 
-  test(`[${isolation}] a handler stuck in a synchronous loop is terminated at its timeout and the message retried`, {
-    // Deno's Worker.terminate() does not stop a synchronous loop: the
-    // thread would keep spinning in the test process (docs/workers.md).
-    skip: isDeno && isolation === "thread",
-  }, async () => {
-    await using server = await NatsServer.start();
-    const dir = mkdtempSync(join(tmpdir(), "walnats-spin-"));
-    try {
-      const pidFile = join(dir, "pid");
-      const SPIN = new Event(uniq("spin"), v.object({ pidFile: v.string() }));
-      const rec = recorder();
-      const SPINNER = new Actor(
-        "spinner",
-        SPIN,
-        workerHandler<typeof spin>(HANDLERS, "spin", { terminateGrace: 200 }),
-        {
-          jobTimeout: 1500,
-          retryDelay: [0],
-          maxAttempts: 3,
-          middlewares: [rec.middleware],
-        },
-      );
-      await using app = await connectActors(server, SPINNER);
-      const listening = listenInBackground(app.sub, {
-        pollDelay: 500,
-        // One worker: the retry can run only once the stuck one is gone.
-        maxWorkers: 1,
-        workers: { isolation },
-        logger: silentLogger,
-      });
-      await app.pub.emit(SPIN, { pidFile });
-      await waitFor(() => rec.successes.length === 1, {
-        timeout: 30_000,
-        what: () => `the retry to succeed (failures: ${rec.failures.length})`,
-      });
-      const report = await listening.stop();
-      assert.equal(rec.failures.length, 1);
-      assert.ok(rec.failures[0]!.error instanceof JobTimeoutError);
-      assert.equal(rec.failures[0]!.outcome, "retry");
-      assert.deepEqual(rec.successes, [2]);
-      assert.equal(report.succeeded, 1);
-      assert.equal(report.failed, 1);
-      if (isolation === "process") {
-        // The spinning process itself is gone, not just forgotten.
-        const pid = Number(readFileSync(pidFile, "utf8"));
-        assert.ok(pid > 0 && pid !== process.pid);
-        assert.equal(alive(pid), false, `worker process ${pid} still runs`);
+  test(
+    `[${isolation}] a handler stuck in a synchronous loop is terminated at its timeout and the message retried`,
+    {
+      // Deno's Worker.terminate() does not stop a synchronous loop: the
+      // thread would keep spinning in the test process (docs/workers.md).
+      skip: isDeno && isolation === "thread",
+    },
+    async () => {
+      await using server = await NatsServer.start();
+      const dir = mkdtempSync(join(tmpdir(), "walnats-spin-"));
+      try {
+        const pidFile = join(dir, "pid");
+        const SPIN = new Event(uniq("spin"), v.object({ pidFile: v.string() }));
+        const rec = recorder();
+        const SPINNER = new Actor(
+          "spinner",
+          SPIN,
+          workerHandler<typeof spin>(HANDLERS, "spin", { terminateGrace: 200 }),
+          {
+            jobTimeout: 1500,
+            retryDelay: [0],
+            maxAttempts: 3,
+            middlewares: [rec.middleware],
+          },
+        );
+        await using app = await connectActors(server, SPINNER);
+        const listening = listenInBackground(app.sub, {
+          pollDelay: 500,
+          // One worker: the retry can run only once the stuck one is gone.
+          maxWorkers: 1,
+          workers: { isolation },
+          logger: silentLogger,
+        });
+        await app.pub.emit(SPIN, { pidFile });
+        await waitFor(() => rec.successes.length === 1, {
+          timeout: 30_000,
+          what: () => `the retry to succeed (failures: ${rec.failures.length})`,
+        });
+        const report = await listening.stop();
+        assert.equal(rec.failures.length, 1);
+        assert.ok(rec.failures[0]!.error instanceof JobTimeoutError);
+        assert.equal(rec.failures[0]!.outcome, "retry");
+        assert.deepEqual(rec.successes, [2]);
+        assert.equal(report.succeeded, 1);
+        assert.equal(report.failed, 1);
+        if (isolation === "process") {
+          // The spinning process itself is gone, not just forgotten.
+          const pid = Number(readFileSync(pidFile, "utf8"));
+          assert.ok(pid > 0 && pid !== process.pid);
+          assert.equal(alive(pid), false, `worker process ${pid} still runs`);
+        }
+        await settled(app.sub.nc, SPIN.stream, "spinner");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-      await settled(app.sub.nc, SPIN.stream, "spinner");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   test(`[${isolation}] a worker that exits or throws outside its handler fails only its job; the pool heals`, async () => {
     await using server = await NatsServer.start();
@@ -214,7 +218,12 @@ for (const isolation of ISOLATIONS) {
     await app.pub.emit(CRASH, { how: "exit" });
     await waitFor(() => rec.successes.length === 1, {
       timeout: 30_000,
-      what: () => `the job after an exit to be retried: ${JSON.stringify(rec.failures.map((f) => [f.error.name, f.error.message, f.attempt]))}`,
+      what: () =>
+        `the job after an exit to be retried: ${
+          JSON.stringify(
+            rec.failures.map((f) => [f.error.name, f.error.message, f.attempt]),
+          )
+        }`,
     });
     if (!silentExit) {
       await app.pub.emit(CRASH, { how: "uncaught" });
@@ -470,6 +479,10 @@ test("workerHandler() checks its arguments and refuses to run outside listen()",
     /runs only inside listen\(\)/,
   );
   // @ts-expect-error: square takes { n, label }, the event carries { id }
-  new Actor("typed", new Event("typed", v.object({ id: v.number() })), workerHandler<typeof square>(HANDLERS, "square"));
+  new Actor(
+    "typed",
+    new Event("typed", v.object({ id: v.number() })),
+    workerHandler<typeof square>(HANDLERS, "square"),
+  );
   assert.equal(existsSync(new URL(HANDLERS)), true);
 });
