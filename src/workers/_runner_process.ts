@@ -26,6 +26,35 @@ process.stdin.on("data", (chunk: Uint8Array) => {
 // The pool is gone (closed, or its process died): so is this worker.
 process.stdin.on("end", () => process.exit(0));
 
+// The end of stdin is never seen by a handler stuck in a synchronous loop,
+// so a thread of its own kills this process when its parent dies (SIGKILL,
+// the OOM killer): no orphan keeps burning a CPU.
+function watchParent(): void {
+  const parent = process.ppid;
+  const check = (kill: string) =>
+    `setInterval(() => { if (process.ppid !== ${parent}) ${kill}; }, 1000);`;
+  if ("Deno" in globalThis) {
+    const source = `import process from "node:process"; ${
+      check('process.kill(process.pid, "SIGKILL")')
+    }`;
+    const Ctor = (globalThis as unknown as {
+      Worker: new (url: string, options: { type: "module" }) => unknown;
+    }).Worker;
+    new Ctor(
+      `data:text/javascript,${encodeURIComponent(source)}`,
+      { type: "module" },
+    );
+    return;
+  }
+  void import("node:worker_threads").then(({ Worker }) => {
+    const source = `const process = require("node:process"); ${
+      check('process.kill(process.pid, "SIGKILL")')
+    }`;
+    new Worker(source, { eval: true }).unref();
+  });
+}
+watchParent();
+
 serve({
   send: (message) => {
     write(frame(serialize(message)));
