@@ -30,7 +30,7 @@ const RUNNER = new Actor(
   "example-runaway",
   RUNAWAY,
   workerHandler<typeof runaway>(worker, "runaway", { terminateGrace: 200 }),
-  { jobTimeout: 1000, retryDelay: [0] },
+  { jobTimeout: 2000, retryDelay: [1000] },
 );
 
 const server = process.env.NATS_URL ? undefined : await NatsServer.start();
@@ -54,8 +54,8 @@ try {
   );
   console.log(`checksum of ${reply.name}: ${reply.checksum}`);
 
-  // Attempt 1 spins for ever: its worker is terminated 1200 ms in, and the
-  // retry answers.
+  // Attempt 1 spins for ever: its worker is terminated 2200 ms in (timeout
+  // plus grace), and the retry, a second after the timeout, answers.
   const retried = await pub.request(
     RUNAWAY,
     { name: "loop", rounds: 0 },
