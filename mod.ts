@@ -43,26 +43,34 @@ export type {
 } from "./src/actor.ts";
 export { Actors } from "./src/actors.ts";
 export type { ActorsConnectOptions } from "./src/actors.ts";
-export { Clock, MINUTE_PASSED, nextFireTimes, tickCodec } from "./src/clock.ts";
+export {
+  Clock,
+  MINUTE_PASSED,
+  nextFireTimes,
+  tickCodec,
+} from "./src/clock/clock.ts";
 export type {
   ClockOptions,
   ClockReport,
   ClockRunOptions,
+  TickCodecOptions,
   TickPublisher,
-} from "./src/clock.ts";
-export type { Timers } from "./src/_timers.ts";
+} from "./src/clock/clock.ts";
+export { systemTimers, TIMERS, timersOf } from "./src/timers.ts";
+export type { Timers } from "./src/timers.ts";
 export { CloudEvent } from "./src/cloud_event.ts";
 export type { CloudEventAttributes } from "./src/cloud_event.ts";
-export { isCodec, isSchema, json, validate } from "./src/codec.ts";
+export { isCodec, isSchema, json, validate } from "./src/codecs/codec.ts";
 export type {
   Codec,
   InputOf,
   OutputOf,
   Schema,
   SchemaOrCodec,
-} from "./src/codec.ts";
+} from "./src/codecs/codec.ts";
 export { bytes, date, encrypt, gzip, hmac, text } from "./src/codecs/mod.ts";
 export type {
+  DateOptions,
   EncryptKey,
   EncryptOptions,
   GzipOptions,
@@ -70,8 +78,8 @@ export type {
   HmacKey,
   HmacOptions,
 } from "./src/codecs/mod.ts";
-export { connect, runtime } from "./src/connect.ts";
-export type { Server } from "./src/_connection_options.ts";
+export { connect, runtime } from "./src/transports/connect.ts";
+export type { Server } from "./src/transports/connect.ts";
 export type { Context } from "./src/context.ts";
 export {
   deadLetterStream,
@@ -80,19 +88,26 @@ export {
 } from "./src/dead_letter.ts";
 export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
 export {
+  ConnectError,
   ConsumerConfigError,
   ConsumerGoneError,
   DecodeError,
+  EmitError,
   JetStreamRequestError,
   JobTimeoutError,
   PayloadTooLargeError,
   RequestTimeoutError,
   ShutdownError,
   StreamConfigError,
+  StreamError,
   StreamExistsError,
   ValidationError,
 } from "./src/errors.ts";
-export type { Issue } from "./src/errors.ts";
+export type {
+  ConnectErrorReason,
+  EmitErrorReason,
+  Issue,
+} from "./src/errors.ts";
 export { Event } from "./src/event.ts";
 export type { AnyEvent, EventOptions } from "./src/event.ts";
 export { Events } from "./src/events.ts";
@@ -112,8 +127,8 @@ export type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "./src/middleware.ts";
-export { Publisher } from "./src/publisher.ts";
+} from "./src/middlewares/middleware.ts";
+export { Publisher } from "./src/publish/publisher.ts";
 export type {
   EmitFailure,
   EmitManyOptions,
@@ -126,14 +141,33 @@ export type {
   RegisterOptions,
   RegisterReport,
   RequestOptions,
-} from "./src/publisher.ts";
-export { Subscriber } from "./src/subscriber.ts";
+} from "./src/publish/publisher.ts";
+export { Subscriber } from "./src/listen/subscriber.ts";
 export type {
   DeadLettersOptions,
   ListenOptions,
   ListenReport,
   ReplayOptions,
-} from "./src/subscriber.ts";
+} from "./src/listen/subscriber.ts";
+export { health, healthHandler } from "./src/ops/health.ts";
+export type {
+  ConnectionState,
+  Health,
+  HealthHandlerOptions,
+  HealthOptions,
+  HealthSource,
+} from "./src/ops/health.ts";
+export { status } from "./src/ops/status.ts";
+export type {
+  ActorRef,
+  ActorStatus,
+  ConfigCheck,
+  ConfigDifference,
+  EventStatus,
+  Status,
+  StatusOptions,
+} from "./src/ops/status.ts";
+export type { EmitObserver, EmitRecord } from "./src/ops/emit_observer.ts";
 export { workerHandler } from "./src/workers/worker_handler.ts";
 export type {
   WorkerFunction,

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // `deno task bench`: how fast is walnats, and what does it cost over raw
 // nats.js, on Deno, Bun and Node. Starts its own nats-server, runs every
 // scenario in one child process per runtime (ours and raw nats.js measured

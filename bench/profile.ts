@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // CPU profile of the measured part of one scenario (both sides), through
 // the V8 inspector, and a summary of where the time goes: top functions by
 // self time, and framework-owned (src/) functions by self and total time.

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Scenario runner: one process of one runtime runs the scenarios asked for
 // against a running server and prints one JSON line per result on stdout
 // (progress goes to stderr). bench/main.ts spawns it once per runtime.

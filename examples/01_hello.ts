@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // 01: one event, one actor, in one process.
 //
 //   deno run -A examples/01_hello.ts      (NATS_URL, else a local nats-server)
@@ -6,8 +7,8 @@
 // which pulls once, handles what came, and returns.
 import process from "node:process";
 import * as v from "valibot";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+import { Actor, Actors, Event, Events } from "@walnats/walnats";
+import { NatsServer } from "@walnats/walnats/testing";
 
 const GREETING = new Event(
   "example-greeting",

@@ -1,10 +1,11 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // 02: request/response. The actor's return value is the reply.
 //
 //   deno run -A examples/02_request.ts    (NATS_URL, else a local nats-server)
 import process from "node:process";
 import * as v from "valibot";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+import { Actor, Actors, Event, Events } from "@walnats/walnats";
+import { NatsServer } from "@walnats/walnats/testing";
 
 const QUOTE = new Event(
   "example-quote-requested",

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Example 3: a clock drives periodic jobs.
 //
 // A Clock emits a tick event every period (a minute by default, here a
@@ -10,8 +11,8 @@
 //
 //   deno run -A examples/03_clock.ts
 import process from "node:process";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { Clock, tickCodec } from "../mod.ts";
+import { Actor, Actors, Event, Events } from "@walnats/walnats";
+import { Clock, tickCodec } from "@walnats/walnats";
 
 const SECOND_PASSED = new Event("second-passed", tickCodec("second-passed"), {
   description: "a second passed; the payload is the tick's time",

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Example 4: logs, traces and metrics for an actor.
 //
 // The actor runs with three middlewares: structured logs through LogTape,
@@ -34,11 +35,11 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
-import { Actor, Actors, Event, Events } from "../mod.ts";
-import { logging, logtapeLogger } from "../src/middlewares/mod.ts";
-import { otelHeaders, otelMetrics, OtelTracing } from "../src/otel/mod.ts";
-import { PrometheusMiddleware } from "../src/middlewares/prometheus.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+import { Actor, Actors, Event, Events } from "@walnats/walnats";
+import { logging, logtapeLogger } from "@walnats/walnats/middlewares";
+import { otelHeaders, otelMetrics, OtelTracing } from "@walnats/walnats/otel";
+import { PrometheusMiddleware } from "@walnats/walnats/prometheus";
+import { NatsServer } from "@walnats/walnats/testing";
 
 // --- Logs: everything under the "walnats" category to the console.
 await configure({

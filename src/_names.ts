@@ -7,6 +7,10 @@ export const MAX_NAME_LENGTH = 64;
 export const MAX_DESCRIPTION_LENGTH = 4096;
 
 const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)*$/;
+// Python walnats' linter (walnats/_linter/_finders.py): WNS003 forbids
+// whitespace, ".", "*" and ">"; WNS004 asks for [a-z0-9-]*, so "--" and
+// leading or trailing dashes pass.
+const PYTHON = /^[a-z0-9-]+$/;
 
 /**
  * Check an event or actor name.
@@ -18,6 +22,7 @@ const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)*$/;
 export function checkName(
   kind: "event" | "actor",
   name: unknown,
+  rules: "kebab" | "python" = "kebab",
 ): asserts name is string {
   const what = `Cannot create ${kind}`;
   if (typeof name !== "string") {
@@ -39,6 +44,19 @@ export function checkName(
         JSON.stringify(bad[0])
       } at index ${bad.index}; NATS subjects and stream names must not contain whitespace, control characters, "*", ">", "/" or "\\"`,
     );
+  }
+  if (rules === "python") {
+    if (name.includes(".")) {
+      throw new TypeError(
+        `${what} "${name}": name must not contain "." under Python walnats' rules (its linter reports WNS003); use "-"`,
+      );
+    }
+    if (!PYTHON.test(name)) {
+      throw new TypeError(
+        `${what} "${name}": name must be lowercase letters, digits and dashes under Python walnats' rules (its linter reports WNS004)`,
+      );
+    }
+    return;
   }
   if (kind === "actor" && name.includes(".")) {
     throw new TypeError(

@@ -1,42 +1,10 @@
-/**
- * The time source of decorators and the clock: the system clock by default,
- * a fake one in tests, so nothing has to measure wall time.
- *
- * @module
- */
+// Waiting on a Timers: sleep and sleep-until, capped at what setTimeout
+// accepts. The Timers seam itself is public, in timers.ts (re-exported here
+// for the modules that import both).
+import type { Timers } from "./timers.ts";
 
-/**
- * Where the current time comes from and how wake-ups are scheduled. The
- * default is the system clock and the global `setTimeout`; tests pass fake
- * timers that they advance by hand.
- */
-export interface Timers {
-  /** The current time, in epoch milliseconds. */
-  now(): number;
-  /**
-   * Call `callback` once, `ms` milliseconds from now.
-   *
-   * @param callback What to call.
-   * @param ms Delay in milliseconds.
-   * @returns A handle for {@linkcode Timers.clearTimeout}.
-   */
-  setTimeout(callback: () => void, ms: number): unknown;
-  /**
-   * Cancel a callback scheduled by {@linkcode Timers.setTimeout}.
-   *
-   * @param handle The handle `setTimeout` returned.
-   */
-  clearTimeout(handle: unknown): void;
-}
-
-/** The system clock and the global timers. */
-export const systemTimers: Timers = {
-  now: (): number => Date.now(),
-  setTimeout: (callback: () => void, ms: number): unknown =>
-    setTimeout(callback, ms),
-  clearTimeout: (handle: unknown): void =>
-    clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
+export { systemTimers, TIMERS, timersOf } from "./timers.ts";
+export type { Timers } from "./timers.ts";
 
 /** Longest delay `setTimeout` accepts (about 24.8 days); longer waits loop. */
 export const MAX_DELAY = 2_147_483_647;

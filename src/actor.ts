@@ -7,17 +7,13 @@
 // `@ignore`: these types are public in their own package; deno doc --lint
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import type { ConsumerConfig } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerConfig } from "@nats-io/jetstream";
 import type { Context } from "./context.ts";
-import type { Event } from "./event.ts";
+import { type Event, isEvent } from "./event.ts";
 import { msToNanos } from "./limits.ts";
-import type { Middleware } from "./middleware.ts";
-import {
-  checkDescription,
-  checkName,
-  checkNonNegative,
-  checkPositiveInteger,
-} from "./_names.ts";
+import type { Middleware } from "./middlewares/middleware.ts";
+import { checkDescription, checkName, checkPositiveInteger } from "./_names.ts";
+import { checkDelay, checkTimeout } from "./_bounds.ts";
 
 /** Which waiting actor gets a freed job slot first. */
 export type Priority = "high" | "normal" | "low";
@@ -44,8 +40,18 @@ export interface ActorOptions<T = unknown> {
   /** What the actor does; the consumer's description. */
   description?: string;
   /**
+   * Check the name with Python walnats' rules instead of ours, for names
+   * shared with Python services: lowercase letters, digits and dashes
+   * anywhere (`user--created`, `-x` pass), no dots (its linter's WNS003
+   * and WNS004). Our default is kebab-case with single dashes.
+   * @default {false}
+   */
+  pythonNames?: boolean;
+
+  /**
    * Milliseconds without an ack or pulse after which JetStream redelivers
-   * the message to any copy of the actor.
+   * the message to any copy of the actor; at most 2147483647 (about 24.8
+   * days, the longest a timer waits).
    * @default {16000}
    */
   ackWait?: number;
@@ -66,13 +72,14 @@ export interface ActorOptions<T = unknown> {
   maxJobs?: number;
   /**
    * Milliseconds a job may run; then `ctx.signal` aborts and the attempt
-   * counts as failed.
+   * counts as failed. At most 2147483647 (about 24.8 days).
    * @default {32000}
    */
   jobTimeout?: number;
   /**
    * Milliseconds to wait before retry N (`retryDelay[N-1]`); the last entry
-   * repeats. An empty list retries at once.
+   * repeats. An empty list retries at once. Each at most 365 days, and
+   * shorter than the event's `maxAge`.
    * @default {[500, 1000, 2000, 4000]}
    */
   retryDelay?: number[];
@@ -162,7 +169,7 @@ export class Actor<T = unknown, RI = unknown> {
     handler: Handler<T, HandlerResult<RI>>,
     options: ActorOptions<NoInfer<T>> = {},
   ) {
-    checkName("actor", name);
+    checkName("actor", name, options.pythonNames ? "python" : "kebab");
     const what = `Cannot create actor "${name}"`;
     if (
       typeof event !== "object" || event === null ||
@@ -174,23 +181,24 @@ export class Actor<T = unknown, RI = unknown> {
       throw new TypeError(`${what}: handler must be a function`);
     }
     checkDescription("actor", name, options.description);
-    checkPositiveInteger(what, "ackWait", options.ackWait, " (milliseconds)");
+    checkTimeout(what, "ackWait", options.ackWait);
     checkPositiveInteger(what, "maxAttempts", options.maxAttempts);
     checkPositiveInteger(what, "maxAckPending", options.maxAckPending);
     checkPositiveInteger(what, "maxJobs", options.maxJobs);
-    checkPositiveInteger(
-      what,
-      "jobTimeout",
-      options.jobTimeout,
-      " (milliseconds)",
-    );
+    checkTimeout(what, "jobTimeout", options.jobTimeout);
     if (options.retryDelay !== undefined) {
       if (!Array.isArray(options.retryDelay)) {
         throw new TypeError(`${what}: retryDelay must be an array`);
       }
-      options.retryDelay.forEach((d, i) =>
-        checkNonNegative(what, `retryDelay[${i}]`, d, " (milliseconds)")
-      );
+      const maxAge = event.limits?.maxAge;
+      options.retryDelay.forEach((d, i) => {
+        checkDelay(what, `retryDelay[${i}]`, d);
+        if (maxAge !== undefined && d >= maxAge) {
+          throw new RangeError(
+            `${what}: retryDelay[${i}] (${d} ms) must be shorter than the event's maxAge (${maxAge} ms), or the message expires before its retry`,
+          );
+        }
+      });
     }
     if (
       options.priority !== undefined && !PRIORITIES.includes(options.priority)
@@ -250,7 +258,7 @@ export class Actor<T = unknown, RI = unknown> {
   consumerConfig(): Partial<ConsumerConfig> & { durable_name: string } {
     return {
       durable_name: this.consumer,
-      ack_policy: "explicit" as ConsumerConfig["ack_policy"],
+      ack_policy: AckPolicy.Explicit,
       ack_wait: msToNanos(this.ackWait),
       max_deliver: this.maxAttempts === undefined ? -1 : this.maxAttempts + 2,
       max_ack_pending: this.maxAckPending,
@@ -262,3 +270,18 @@ export class Actor<T = unknown, RI = unknown> {
 /** Any actor, whatever its types. */
 // deno-lint-ignore no-explicit-any
 export type AnyActor = Actor<any, any>;
+
+/**
+ * Whether `value` is an {@linkcode Actor} (by shape, so actors from another
+ * copy of the package count too).
+ *
+ * @param value Anything.
+ * @returns True for an actor.
+ */
+export function isActor(value: unknown): value is AnyActor {
+  return typeof value === "object" && value !== null &&
+    typeof (value as AnyActor).name === "string" &&
+    typeof (value as AnyActor).handler === "function" &&
+    typeof (value as AnyActor).consumerConfig === "function" &&
+    isEvent((value as AnyActor).event);
+}

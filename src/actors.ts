@@ -3,11 +3,12 @@
  *
  * @module
  */
-import type { ConnectionOptions } from "@nats-io/nats-core";
-import type { AnyActor } from "./actor.ts";
-import { connect } from "./connect.ts";
-import { isNatsConnection, type Server } from "./_connection_options.ts";
-import { Subscriber } from "./subscriber.ts";
+/** @ignore */
+import type { JetStreamOptions } from "@nats-io/jetstream";
+import { type AnyActor, isActor } from "./actor.ts";
+import type { Server } from "./transports/connect.ts";
+import { OPEN, openJetStream } from "./transports/_open.ts";
+import { Subscriber } from "./listen/subscriber.ts";
 
 /** Options for {@linkcode Actors.connect}. */
 export interface ActorsConnectOptions {
@@ -16,6 +17,12 @@ export interface ActorsConnectOptions {
    * @default {false}
    */
   closeConnection?: boolean;
+  /**
+   * JetStream options: a `domain` (leaf nodes, hubs) or an `apiPrefix`
+   * (an imported account's API), and the API request `timeout` (ms).
+   * @default {{}}
+   */
+  jetstream?: JetStreamOptions;
 }
 
 /**
@@ -45,11 +52,7 @@ export class Actors {
   constructor(...actors: AnyActor[]) {
     const seen = new Map<string, AnyActor>();
     for (const actor of actors) {
-      if (
-        typeof actor !== "object" || actor === null ||
-        typeof (actor as { consumerConfig?: unknown }).consumerConfig !==
-          "function"
-      ) {
+      if (!isActor(actor)) {
         throw new TypeError(
           `Cannot create Actors: every argument must be an Actor, got ${
             actor === null ? "null" : typeof actor
@@ -85,19 +88,11 @@ export class Actors {
     server?: Server,
     options: ActorsConnectOptions = {},
   ): Promise<Subscriber> {
-    if (isNatsConnection(server)) {
-      return await Subscriber.open(
-        server,
-        this.#actors,
-        options.closeConnection ?? false,
-      );
-    }
-    const nc = await connect(server as string | string[] | ConnectionOptions);
-    try {
-      return await Subscriber.open(nc, this.#actors, true);
-    } catch (error) {
-      await nc.close();
-      throw error;
-    }
+    const opened = await openJetStream(
+      server,
+      options.closeConnection,
+      options.jetstream,
+    );
+    return Subscriber[OPEN](opened, this.#actors);
   }
 }

@@ -177,16 +177,51 @@ export class CloudEvent {
   }
 
   /**
+   * The `time` attribute as a `Date`: a `Date` given to the constructor,
+   * or RFC 3339 text with or without fractional seconds (finer than a
+   * millisecond is truncated), with `Z` or an offset. Python walnats'
+   * forms are read too: a naive time with `Z` appended
+   * (`2024-01-02T03:04:05.678000Z`, UTC) and an aware one with `+00:00Z`.
+   *
+   * @returns The time, or `undefined` when there is none or it is not a
+   *   date-time.
+   *
+   * @example Read Python walnats' ce-time
+   * ```ts
+   * import { CloudEvent } from "@walnats/walnats";
+   * import assert from "node:assert/strict";
+   *
+   * const meta = CloudEvent.fromHeaders({
+   *   "ce-id": "1",
+   *   "ce-source": "/py",
+   *   "ce-type": "t",
+   *   "ce-time": "2024-01-02T03:04:05Z",
+   * })!;
+   * assert.equal(meta.time()?.toISOString(), "2024-01-02T03:04:05.000Z");
+   * ```
+   */
+  time(): Date | undefined {
+    const time = this.attributes.time;
+    if (time === undefined) return undefined;
+    if (time instanceof Date) return new Date(time.getTime());
+    return parseCloudEventTime(time);
+  }
+
+  /**
    * Read CloudEvents metadata back from message headers (for example an
-   * actor's `ctx.headers`). Header names match case-insensitively; values
-   * are percent-decoded (and unquoted, for older senders). Extension values
-   * come back as strings.
+   * actor's `ctx.headers`). Header names match case-insensitively. Values
+   * are read leniently: percent-encoded ones (the NATS binding, what
+   * {@linkcode CloudEvent.headers} writes) are decoded, and raw ones (what
+   * Python walnats sends, `hello world/ü%`) are kept; a `%` not followed by
+   * two hex digits, or escapes that do not decode to UTF-8, are taken
+   * literally. RFC 7230 quoted strings are unquoted. Extension values come
+   * back as strings; `time` as the text that was sent (see
+   * {@linkcode CloudEvent.time}). Nothing in the headers makes it throw.
    *
    * @param headers Message headers, as a record or as `[name, value]`
    *   pairs.
    * @returns The metadata, or `undefined` when `ce-id`, `ce-source` or
-   *   `ce-type` is missing.
-   * @throws {TypeError} A header value is not valid percent-encoded UTF-8.
+   *   `ce-type` is missing or empty.
    */
   static fromHeaders(
     headers:
@@ -200,7 +235,7 @@ export class CloudEvent {
     for (const [key, value] of entries) {
       const lower = key.toLowerCase();
       if (lower.startsWith(PREFIX) && lower.length > PREFIX.length) {
-        found.set(lower.slice(PREFIX.length), decode(key, value));
+        found.set(lower.slice(PREFIX.length), decode(value));
       }
     }
     const id = found.get("id");
@@ -212,6 +247,9 @@ export class CloudEvent {
     for (const [name, value] of found) {
       if (name === "id" || name === "source" || name === "type") continue;
       if ((CORE as readonly string[]).includes(name)) {
+        // An empty optional attribute is no attribute (and an empty time
+        // would not construct).
+        if (value === "") continue;
         (attributes as unknown as Record<string, string>)[name] = value;
       } else if (EXTENSION_NAME.test(name)) {
         extensions[name] = value;
@@ -241,38 +279,76 @@ function encode(value: string): string {
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const PERCENT = /%[0-9a-fA-F]{2}/;
 
-/** Undo {@linkcode encode} (accepting RFC 7230 quoted strings too). */
-function decode(name: string, raw: string): string {
+/**
+ * Undo {@linkcode encode}, leniently: senders that follow the binding
+ * percent-encode, Python walnats sends values raw (`hello world/ü%`). A `%`
+ * followed by two hex digits is read as an encoded byte, any other `%` as
+ * itself; when the decoded bytes are not UTF-8, the value is kept as it
+ * came. RFC 7230 quoted strings are unquoted first.
+ */
+function decode(raw: string): string {
   let value = raw;
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
     value = value.slice(1, -1).replace(/\\(.)/g, "$1");
   }
-  if (!value.includes("%")) return value;
+  if (!PERCENT.test(value)) return value;
   const bytes: number[] = [];
   for (let i = 0; i < value.length; i++) {
     const char = value[i]!;
-    if (char === "%") {
-      const hex = value.slice(i + 1, i + 3);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
-        throw new TypeError(
-          `Cannot read CloudEvent header "${name}": bad percent-encoding at "${
-            value.slice(i, i + 3)
-          }"`,
-        );
-      }
+    const hex = value.slice(i + 1, i + 3);
+    if (char === "%" && /^[0-9a-fA-F]{2}$/.test(hex)) {
       bytes.push(parseInt(hex, 16));
       i += 2;
-    } else {
-      bytes.push(...utf8.encode(char));
+      continue;
     }
+    const code = value.codePointAt(i)!;
+    if (code > 0xffff) i++; // the other half of a surrogate pair
+    bytes.push(...utf8.encode(String.fromCodePoint(code)));
   }
   try {
     return strictUtf8.decode(new Uint8Array(bytes));
-  } catch (error) {
-    throw new TypeError(
-      `Cannot read CloudEvent header "${name}": percent-encoded bytes are not valid UTF-8`,
-      { cause: error },
-    );
+  } catch {
+    return value; // not percent-encoding after all: a raw value
   }
+}
+
+// RFC 3339 date-time, fraction optional; also the forms Python walnats'
+// CloudEvent.as_dict() writes: a naive isoformat() with "Z" appended, or
+// an aware one with "+00:00Z".
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?([Zz])?$/;
+
+/** Parse a `ce-time` value; `undefined` when it is not a date-time. */
+export function parseCloudEventTime(value: string): Date | undefined {
+  const m = RFC3339.exec(value.trim());
+  if (m === null) return undefined;
+  const [, y, mo, d, h, mi, s, frac = "", z, sign, oh, om, z2] = m;
+  // No zone at all (neither Z nor an offset) is not RFC 3339.
+  if (z === undefined && sign === undefined && z2 === undefined) {
+    return undefined;
+  }
+  if (z !== undefined && z2 !== undefined) return undefined; // "ZZ"
+  const month = Number(mo), day = Number(d);
+  const hour = Number(h), minute = Number(mi), second = Number(s);
+  // 60: a leap second, which Date cannot hold; read as :59.
+  if (hour > 23 || minute > 59 || second > 60) return undefined;
+  const at = new Date(0);
+  at.setUTCFullYear(Number(y), month - 1, day);
+  if (at.getUTCMonth() !== month - 1 || at.getUTCDate() !== day) {
+    return undefined;
+  }
+  at.setUTCHours(
+    hour,
+    minute,
+    Math.min(second, 59),
+    Number(frac.padEnd(3, "0").slice(0, 3)),
+  );
+  let shift = 0;
+  if (sign !== undefined) {
+    if (Number(oh) > 23 || Number(om) > 59) return undefined;
+    shift = (Number(oh) * 60 + Number(om)) * 60_000 * (sign === "-" ? -1 : 1);
+  }
+  return new Date(at.getTime() - shift);
 }

@@ -10,32 +10,23 @@
  * @module
  */
 import {
+  JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
+  RetentionPolicy,
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import type { AnyEvent } from "./event.ts";
+import { upsertStream } from "./publish/_streams.ts";
 import { HEADER_ID } from "./headers.ts";
+import { deadLetterCopy, DLQ_HEADERS } from "./_dead_letter_copy.ts";
 
 /** Why a message was dead-lettered. */
 export type DeadLetterReason = "poison" | "exhausted";
 
-/** Header names of a dead letter's story. */
-export const DLQ_HEADERS = {
-  event: "Walnats-Dlq-Event",
-  actor: "Walnats-Dlq-Actor",
-  reason: "Walnats-Dlq-Reason",
-  attempts: "Walnats-Dlq-Attempts",
-  error: "Walnats-Dlq-Error",
-  stack: "Walnats-Dlq-Stack",
-  sequence: "Walnats-Dlq-Sequence",
-  subject: "Walnats-Dlq-Subject",
-  stream: "Walnats-Dlq-Stream",
-  time: "Walnats-Dlq-Time",
-  originalId: "Walnats-Dlq-Msg-Id",
-} as const;
+export { DLQ_HEADERS };
 
 /**
  * The dead-letter stream of an event.
@@ -70,31 +61,26 @@ export function deadLetterStreamConfig(
   return {
     name: deadLetterStream(event),
     subjects: [`walnats_dlq.${event.stream}.*`],
-    retention: "limits" as StreamConfig["retention"],
+    retention: RetentionPolicy.Limits,
     description: `Dead letters of event ${event.name}`,
   };
 }
 
-/** Create (or leave as it is) the event's dead-letter stream. */
+/**
+ * Create the event's dead-letter stream, or update it to the configuration
+ * of this version.
+ *
+ * @throws {StreamConfigError} The server refused the configuration.
+ */
 export async function ensureDeadLetterStream(
   jsm: JetStreamManager,
   event: AnyEvent,
 ): Promise<void> {
-  const config = deadLetterStreamConfig(event);
-  try {
-    await jsm.streams.add(config);
-  } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === 10058) {
-      await jsm.streams.update(config.name, config);
-      return;
-    }
-    throw error;
-  }
-}
-
-// Header values may not hold CR or LF; JSON-escape them.
-function headerSafe(value: string): string {
-  return /[\r\n]/.test(value) ? JSON.stringify(value) : value;
+  await upsertStream(jsm, deadLetterStreamConfig(event), {
+    create: true,
+    update: true,
+    event: event.name,
+  });
 }
 
 function headerRestore(value: string | undefined): string {
@@ -120,49 +106,43 @@ export interface DeadLetterInput {
   headers: MsgHdrs | undefined;
   sequence: number;
   subject: string;
+  /** The server's max_payload: the copy is made to fit under it. */
+  maxPayload?: number | undefined;
 }
 
 /**
  * Store a dead letter; resolves once JetStream acknowledged the copy.
  * The copy's `Nats-Msg-Id` is derived from the original's stream sequence,
- * so a retry after a lost acknowledgement stores it once.
+ * so a retry after a lost acknowledgement stores it once. The error and
+ * stack are cut to a bounded size; when even so the copy would be over
+ * `maxPayload`, only the story is stored (`truncated`), and the caller must
+ * leave the original in its stream, where the dead letter points.
+ *
+ * @returns Whether the payload and headers were left out.
  */
 export async function publishDeadLetter(
   js: JetStreamClient,
   input: DeadLetterInput,
-): Promise<void> {
-  const h = natsHeaders();
-  if (input.headers !== undefined) {
-    for (const [key, values] of input.headers) {
-      if (key === HEADER_ID) {
-        h.set(DLQ_HEADERS.originalId, values[0] ?? "");
-        continue;
-      }
-      for (const value of values) h.append(key, value);
-    }
-  }
-  h.set(DLQ_HEADERS.event, input.event.name);
-  h.set(DLQ_HEADERS.actor, input.actor);
-  h.set(DLQ_HEADERS.reason, input.reason);
-  h.set(DLQ_HEADERS.attempts, String(input.attempts));
-  h.set(
-    DLQ_HEADERS.error,
-    headerSafe(`${input.error.name}: ${input.error.message}`),
+): Promise<{ truncated: boolean }> {
+  const copy = deadLetterCopy(
+    {
+      event: input.event.name,
+      stream: input.event.stream,
+      actor: input.actor,
+      reason: input.reason,
+      attempts: input.attempts,
+      error: input.error,
+      sequence: input.sequence,
+      subject: input.subject,
+    },
+    input.data,
+    input.headers,
+    input.maxPayload,
   );
-  if (input.error.stack !== undefined) {
-    h.set(DLQ_HEADERS.stack, headerSafe(input.error.stack));
-  }
-  h.set(DLQ_HEADERS.sequence, String(input.sequence));
-  h.set(DLQ_HEADERS.subject, input.subject);
-  h.set(DLQ_HEADERS.stream, input.event.stream);
-  h.set(DLQ_HEADERS.time, new Date().toISOString());
-  h.set(
-    HEADER_ID,
-    `dlq:${input.event.stream}:${input.actor}:${input.sequence}`,
-  );
-  await js.publish(deadLetterSubject(input.event, input.actor), input.data, {
-    headers: h,
+  await js.publish(deadLetterSubject(input.event, input.actor), copy.data, {
+    headers: copy.headers,
   });
+  return { truncated: copy.truncated };
 }
 
 /** A stored dead letter. */
@@ -191,8 +171,15 @@ export interface DeadLetter {
   readonly time: Date;
   /** The original headers (walnats' dead-letter headers removed). */
   readonly headers: Readonly<Record<string, string>>;
-  /** The original payload bytes. */
+  /** The original payload bytes (empty when `truncated`). */
   readonly data: Uint8Array;
+  /**
+   * The message was too large to copy with its story (a foreign message
+   * close to the server's max_payload): `data` and `headers` are empty, the
+   * original stays in `stream` at `originalSequence`, and a replay
+   * publishes it from there.
+   */
+  readonly truncated: boolean;
 }
 
 const DLQ_NAMES = new Set<string>(Object.values(DLQ_HEADERS));
@@ -227,6 +214,7 @@ export function toDeadLetter(
     time: new Date(get(DLQ_HEADERS.time)),
     headers,
     data,
+    truncated: h?.has(DLQ_HEADERS.truncated) ?? false,
   };
 }
 
@@ -264,7 +252,12 @@ export async function listDeadLetters(
   try {
     info = await jsm.streams.info(name);
   } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === 10059) return out;
+    if (
+      error instanceof JetStreamApiError &&
+      error.code === JetStreamApiCodes.StreamNotFound
+    ) {
+      return out;
+    }
     throw error;
   }
   if (info.state.messages === 0) return out;
@@ -280,7 +273,12 @@ export async function listDeadLetters(
         seq,
       } as unknown as { seq: number });
     } catch (error) {
-      if (error instanceof JetStreamApiError && error.code === 10037) break;
+      if (
+        error instanceof JetStreamApiError &&
+        error.code === JetStreamApiCodes.NoMessageFound
+      ) {
+        break;
+      }
       throw error;
     }
     if (stored === null) break;
@@ -288,6 +286,14 @@ export async function listDeadLetters(
     seq = stored.seq + 1;
   }
   return out;
+}
+
+/** Options for {@linkcode replayDeadLetters}. */
+export interface ReplayDeadLettersOptions {
+  /** Called after each dead letter is replayed, with the count so far. */
+  onReplayed?: (count: number, letter: DeadLetter) => void;
+  /** Stop before the next dead letter (those replayed stay replayed). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -298,28 +304,69 @@ export async function listDeadLetters(
  * @param js A JetStream client.
  * @param jsm A JetStream manager.
  * @param letters Dead letters from {@linkcode listDeadLetters}.
+ * @param options Progress callback and a signal to stop early.
  * @returns How many were replayed.
  */
 export async function replayDeadLetters(
   js: JetStreamClient,
   jsm: JetStreamManager,
   letters: Iterable<DeadLetter>,
+  options: ReplayDeadLettersOptions = {},
 ): Promise<number> {
   let count = 0;
   for (const letter of letters) {
+    if (options.signal?.aborted) break;
+    const { data, headers } = letter.truncated
+      ? await parkedOriginal(jsm, letter)
+      : letter;
     const h = natsHeaders();
-    for (const [key, value] of Object.entries(letter.headers)) {
+    for (const [key, value] of Object.entries(headers)) {
       // A re-emit must not be de-duplicated against the original.
       if (key === HEADER_ID) continue;
       h.set(key, value);
     }
-    await js.publish(letter.subject, letter.data, { headers: h });
+    await js.publish(letter.subject, data, { headers: h });
+    if (letter.truncated) {
+      // Otherwise the parked original would come back to the actor.
+      await jsm.streams.deleteMessage(
+        letter.stream,
+        letter.originalSequence,
+        false,
+      );
+    }
     await jsm.streams.deleteMessage(
       deadLetterStream(letter.stream),
       letter.sequence,
       false,
     );
     count++;
+    options.onReplayed?.(count, letter);
   }
   return count;
+}
+
+// The payload and headers of a truncated dead letter, from the event's
+// stream where the engine left the original.
+async function parkedOriginal(
+  jsm: JetStreamManager,
+  letter: DeadLetter,
+): Promise<{ data: Uint8Array; headers: Record<string, string> }> {
+  const gone =
+    `Cannot replay dead letter ${letter.sequence}: its payload was too large to copy and the original (stream "${letter.stream}", sequence ${letter.originalSequence}) is gone`;
+  let stored;
+  try {
+    stored = await jsm.streams.getMessage(letter.stream, {
+      seq: letter.originalSequence,
+    });
+  } catch (error) {
+    throw new Error(gone, { cause: error });
+  }
+  if (stored === null) throw new Error(gone);
+  const headers: Record<string, string> = {};
+  if (stored.header !== undefined) {
+    for (const [key, values] of stored.header) {
+      if (values[0] !== undefined) headers[key] = values[0];
+    }
+  }
+  return { data: stored.data, headers };
 }

@@ -104,18 +104,58 @@ export class JetStreamRequestError extends Error {
   }
 }
 
+/** Base of the errors about an event's stream (or its dead-letter stream). */
+export class StreamError extends JetStreamRequestError {
+  /**
+   * Always `"StreamError"` here; subclasses set their own.
+   */
+  override name: string = "StreamError";
+  /** Name of the event whose stream it is. */
+  readonly event: string;
+  /** Name of the stream. */
+  readonly stream: string;
+
+  /**
+   * Build the error with a message composed by the subclass.
+   *
+   * @param event Event name.
+   * @param stream Stream name.
+   * @param message Full message.
+   * @param code JetStream error code.
+   * @param description The server's description.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    event: string,
+    stream: string,
+    message: string,
+    code: number | undefined,
+    description: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, code, description, options);
+    this.event = event;
+    this.stream = stream;
+  }
+}
+
+// "its stream" or "its dead-letter stream walnats_dlq_x".
+function whichStream(event: string, stream: string | undefined): string {
+  return stream === undefined || stream === event.replaceAll(".", "-")
+    ? "its stream"
+    : `its stream "${stream}"`;
+}
+
 /**
  * The stream exists with another configuration and `register` was told not
  * to update it (JetStream error 10058).
  */
-export class StreamExistsError extends JetStreamRequestError {
+export class StreamExistsError extends StreamError {
   /**
    * Always `"StreamExistsError"`: shown in logs and stack traces, and
    * comparable where `instanceof` fails (two copies of the package loaded).
    */
   override name = "StreamExistsError";
-  /** Name of the event whose stream is in the way. */
-  readonly event: string;
 
   /**
    * Build the error; the message names the event and suggests
@@ -125,20 +165,25 @@ export class StreamExistsError extends JetStreamRequestError {
    * @param code JetStream error code.
    * @param description The server's description.
    * @param options Standard error options (`cause`).
+   * @param stream The stream's name, when it is not the event's own.
    */
   constructor(
     event: string,
     code: number | undefined,
     description: string,
     options?: ErrorOptions,
+    stream?: string,
   ) {
     super(
-      `Cannot register event "${event}": its stream exists with another configuration (${description}); pass { update: true } to update it`,
+      event,
+      stream ?? event.replaceAll(".", "-"),
+      `Cannot register event "${event}": ${
+        whichStream(event, stream)
+      } exists with another configuration (${description}); pass { update: true } to update it`,
       code,
       description,
       options,
     );
-    this.event = event;
   }
 }
 
@@ -146,14 +191,12 @@ export class StreamExistsError extends JetStreamRequestError {
  * The server refused the stream configuration, or refused to update it
  * (JetStream error 10052 and other configuration errors).
  */
-export class StreamConfigError extends JetStreamRequestError {
+export class StreamConfigError extends StreamError {
   /**
    * Always `"StreamConfigError"`: shown in logs and stack traces, and
    * comparable where `instanceof` fails (two copies of the package loaded).
    */
   override name = "StreamConfigError";
-  /** Name of the event whose stream was refused. */
-  readonly event: string;
 
   /**
    * Build the error; the message names the event and quotes the server.
@@ -162,20 +205,25 @@ export class StreamConfigError extends JetStreamRequestError {
    * @param code JetStream error code.
    * @param description The server's description.
    * @param options Standard error options (`cause`).
+   * @param stream The stream's name, when it is not the event's own.
    */
   constructor(
     event: string,
     code: number | undefined,
     description: string,
     options?: ErrorOptions,
+    stream?: string,
   ) {
     super(
-      `Cannot register event "${event}": the server refused its stream configuration (${description})`,
+      event,
+      stream ?? event.replaceAll(".", "-"),
+      `Cannot register event "${event}": the server refused ${
+        whichStream(event, stream)
+      } configuration (${description})`,
       code,
       description,
       options,
     );
-    this.event = event;
   }
 }
 
@@ -239,7 +287,10 @@ export class RequestTimeoutError extends Error {
   }
 }
 
-/** A payload is larger than the event's `maxMessageSize` limit. */
+/**
+ * A payload is larger than the event's `maxMessageSize` limit, or than the
+ * server's `max_payload` less the headroom a dead letter needs.
+ */
 export class PayloadTooLargeError extends RangeError {
   /**
    * Always `"PayloadTooLargeError"`: shown in logs and stack traces, and
@@ -258,10 +309,19 @@ export class PayloadTooLargeError extends RangeError {
    * @param size Payload size in bytes.
    * @param limit Limit in bytes.
    * @param what Which limit ("maxMessageSize" or the server's max_payload).
+   * @param why Why the limit is what it is, appended to the message.
    */
-  constructor(event: string, size: number, limit: number, what: string) {
+  constructor(
+    event: string,
+    size: number,
+    limit: number,
+    what: string,
+    why?: string,
+  ) {
     super(
-      `Cannot emit event "${event}": the encoded payload is ${size} bytes, over the ${what} limit of ${limit} bytes`,
+      `Cannot emit event "${event}": the encoded payload is ${size} bytes, over the ${what} limit of ${limit} bytes${
+        why === undefined ? "" : `: ${why}`
+      }`,
     );
     this.size = size;
     this.limit = limit;
@@ -316,5 +376,120 @@ export class ConsumerGoneError extends Error {
       `The consumer of actor "${actor}" is gone (${detail}): run register() again to recreate it`,
     );
     this.actor = actor;
+  }
+}
+
+/** Why a connection could not be made, as {@linkcode ConnectError} says. */
+export type ConnectErrorReason =
+  | "auth"
+  | "tls"
+  | "refused"
+  | "timeout"
+  | "closed"
+  | "other";
+
+/**
+ * The first connection to NATS failed: the server refused the credentials
+ * (`"auth"`), TLS failed or a client certificate was refused (`"tls"`),
+ * nothing listens there (`"refused"`), no NATS handshake came in time
+ * (`"timeout"`), or the server closed the socket (`"closed"`). Later
+ * disconnects are retried and never raise this.
+ */
+export class ConnectError extends Error {
+  /**
+   * Always `"ConnectError"`: shown in logs and stack traces, and
+   * comparable where `instanceof` fails (two copies of the package loaded).
+   */
+  override name = "ConnectError";
+  /** The server URL that failed (the last one tried). */
+  readonly url: string;
+  /** What went wrong, as a keyword. */
+  readonly reason: ConnectErrorReason;
+
+  /**
+   * Build the error; the message names the URL and says what went wrong.
+   *
+   * @param url Server URL.
+   * @param reason What went wrong.
+   * @param detail A sentence about it.
+   * @param options Standard error options (`cause`: nats-core's error).
+   */
+  constructor(
+    url: string,
+    reason: ConnectErrorReason,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`Cannot connect to ${url}: ${detail}`, options);
+    this.url = url;
+    this.reason = reason;
+  }
+}
+
+/** Why an acknowledged emit failed, as {@linkcode EmitError} says. */
+export type EmitErrorReason = "no-leader" | "unreachable" | "no-stream";
+
+/**
+ * An acknowledged emit got no acknowledgement within its `timeout`
+ * although it was retried: no stream leader answered (`"no-leader"`: an
+ * election that outlasted the timeout), the server did not answer or could
+ * not be reached (`"unreachable"`), or no stream listens on the subject
+ * (`"no-stream"`, not retried). Emitting again with the same `uid` is safe:
+ * the stream stores a message id once within its duplicate window.
+ */
+export class EmitError extends Error {
+  /**
+   * Always `"EmitError"`: shown in logs and stack traces, and comparable
+   * where `instanceof` fails (two copies of the package loaded).
+   */
+  override name = "EmitError";
+  /** Name of the event. */
+  readonly event: string;
+  /** What went wrong, as a keyword. */
+  readonly reason: EmitErrorReason;
+  /**
+   * True if an attempt may have reached the stream, so the message may be
+   * stored although no acknowledgement came; false if it certainly is not.
+   */
+  readonly mayBeStored: boolean;
+  /** The message id (`Nats-Msg-Id`) every attempt carried. */
+  readonly uid: string;
+  /** How many times it was sent. */
+  readonly attempts: number;
+
+  /**
+   * Build the error; the message names the event, says why, and whether
+   * the message may have been stored.
+   *
+   * @param event Event name.
+   * @param reason What went wrong.
+   * @param detail Details for the message (timeout, attempts, server text).
+   * @param fields The uid, attempts and whether it may be stored.
+   * @param options Standard error options (`cause`: the last attempt's error).
+   */
+  constructor(
+    event: string,
+    reason: EmitErrorReason,
+    detail: string,
+    fields: { uid: string; attempts: number; mayBeStored: boolean },
+    options?: ErrorOptions,
+  ) {
+    const why = reason === "no-leader"
+      ? "no stream leader answered (a leader election or JetStream restarting)"
+      : reason === "no-stream"
+      ? "no stream listens on the subject (run register() to create it)"
+      : "the server did not acknowledge it (unreachable, restarting or overloaded)";
+    const stored = fields.mayBeStored
+      ? `it may have been stored: emit again with uid "${fields.uid}" to be sure it is stored once`
+      : "it was not stored";
+    super(
+      `Cannot emit event "${event}": ${why}, ${detail}; ${stored}`,
+      options,
+    );
+    this.event = event;
+    this.reason = reason;
+    this.mayBeStored = fields.mayBeStored;
+    this.uid = fields.uid;
+    this.attempts = fields.attempts;
   }
 }

@@ -7,7 +7,12 @@
 // `@ignore`: these types are public in their own package; deno doc --lint
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import type { StreamConfig } from "@nats-io/jetstream";
+import {
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import {
   type Codec,
   type InputOf,
@@ -17,7 +22,7 @@ import {
   type Schema,
   type SchemaOrCodec,
   toCodec,
-} from "./codec.ts";
+} from "./codecs/codec.ts";
 import { checkDescription, checkName } from "./_names.ts";
 import {
   checkLimits,
@@ -30,6 +35,16 @@ import {
 export interface EventOptions<T = unknown, I = T> {
   /** What the event means; shown as the stream's description. */
   description?: string;
+  /**
+   * Check the name with Python walnats' rules instead of ours, for names
+   * shared with Python services: lowercase letters, digits and dashes
+   * anywhere (`user--created`, `-x` pass), no dots (its linter's WNS003
+   * and WNS004). Our default is kebab-case with single dashes, and dots
+   * allowed between words.
+   * @default {false}
+   */
+  pythonNames?: boolean;
+
   /** Limits of the event's stream. @default {{}} */
   limits?: Limits;
   /**
@@ -113,7 +128,7 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
     schemaOrCodec: Schema<I, T> | Codec<T, I>,
     options: EventOptions<T, I> = {},
   ) {
-    checkName("event", name);
+    checkName("event", name, options.pythonNames ? "python" : "kebab");
     checkDescription("event", name, options.description);
     checkLimits(name, options.limits ?? {});
     if (options.codec !== undefined && !isCodec(options.codec)) {
@@ -209,7 +224,7 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
     return {
       name: this.stream,
       subjects: [this.subject],
-      retention: "interest" as StreamConfig["retention"],
+      retention: RetentionPolicy.Interest,
       description: this.description ?? "",
       max_age: msToNanos(maxAge),
       max_msgs: l.maxMessages ?? -1,
@@ -217,8 +232,8 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
       max_msg_size: l.maxMessageSize ?? -1,
       max_consumers: l.maxConsumers ?? -1,
       num_replicas: l.replicas ?? 1,
-      storage: (l.storage ?? "file") as StreamConfig["storage"],
-      discard: (l.discard ?? "old") as StreamConfig["discard"],
+      storage: l.storage === "memory" ? StorageType.Memory : StorageType.File,
+      discard: l.discard === "new" ? DiscardPolicy.New : DiscardPolicy.Old,
       duplicate_window: msToNanos(window),
     };
   }
@@ -226,3 +241,16 @@ export class Event<T = unknown, I = T, R = never, RI = R> {
 
 /** Any event, whatever its payload types. */
 export type AnyEvent = Event<unknown, unknown, unknown, unknown>;
+
+/**
+ * Whether `value` is an {@linkcode Event} (by shape, so events from another
+ * copy of the package count too).
+ *
+ * @param value Anything.
+ * @returns True for an event.
+ */
+export function isEvent(value: unknown): value is AnyEvent {
+  return typeof value === "object" && value !== null &&
+    typeof (value as AnyEvent).name === "string" &&
+    typeof (value as AnyEvent).streamConfig === "function";
+}

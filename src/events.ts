@@ -3,11 +3,13 @@
  *
  * @module
  */
-import type { ConnectionOptions } from "@nats-io/nats-core";
-import { connect } from "./connect.ts";
-import { isNatsConnection, type Server } from "./_connection_options.ts";
-import type { AnyEvent } from "./event.ts";
-import { type HeaderHook, Publisher } from "./publisher.ts";
+/** @ignore */
+import type { JetStreamOptions } from "@nats-io/jetstream";
+import type { Server } from "./transports/connect.ts";
+import { OPEN, openJetStream } from "./transports/_open.ts";
+import { type AnyEvent, isEvent } from "./event.ts";
+import { type HeaderHook, Publisher } from "./publish/publisher.ts";
+import type { EmitObserver } from "./ops/emit_observer.ts";
 
 /** Options for {@linkcode Events.connect}. */
 export interface EventsConnectOptions {
@@ -25,6 +27,19 @@ export interface EventsConnectOptions {
    * @default {[]}
    */
   headerHooks?: HeaderHook[];
+  /**
+   * Called after every publish with its outcome and duration (metrics:
+   * `PrometheusEmitMetrics` from `./prometheus`, `otelEmitMetrics` from
+   * `./otel`). An observer that throws does not fail the emit.
+   * @default {[]}
+   */
+  onEmit?: EmitObserver[];
+  /**
+   * JetStream options: a `domain` (leaf nodes, hubs) or an `apiPrefix`
+   * (an imported account's API), and the API request `timeout` (ms).
+   * @default {{}}
+   */
+  jetstream?: JetStreamOptions;
 }
 
 /**
@@ -58,12 +73,7 @@ export class Events {
     const map = new Map<string, AnyEvent>();
     const streams = new Map<string, string>();
     for (const event of events) {
-      if (
-        typeof event !== "object" || event === null ||
-        typeof (event as { name?: unknown }).name !== "string" ||
-        typeof (event as { streamConfig?: unknown }).streamConfig !==
-          "function"
-      ) {
+      if (!isEvent(event)) {
         throw new TypeError(
           `Cannot create Events: every argument must be an Event, got ${
             event === null ? "null" : typeof event
@@ -147,25 +157,16 @@ export class Events {
     server?: Server,
     options: EventsConnectOptions = {},
   ): Promise<Publisher> {
-    if (isNatsConnection(server)) {
-      return await Publisher.open(
-        server,
-        this.events,
-        options.closeConnection ?? false,
-        options.headerHooks ?? [],
-      );
-    }
-    const nc = await connect(server as string | string[] | ConnectionOptions);
-    try {
-      return await Publisher.open(
-        nc,
-        this.events,
-        true,
-        options.headerHooks ?? [],
-      );
-    } catch (error) {
-      await nc.close();
-      throw error;
-    }
+    const opened = await openJetStream(
+      server,
+      options.closeConnection,
+      options.jetstream,
+    );
+    return Publisher[OPEN](
+      opened,
+      this.events,
+      options.headerHooks ?? [],
+      options.onEmit ?? [],
+    );
   }
 }

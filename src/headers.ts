@@ -4,7 +4,7 @@
  * @module
  */
 /** @ignore */
-import type { MsgHdrs } from "@nats-io/nats-core";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 
 /** Server-side de-duplication id (JetStream). */
 export const HEADER_ID = "Nats-Msg-Id";
@@ -35,5 +35,43 @@ export function headersToRecord(
     const first = values[0];
     if (first !== undefined) out[key] = first;
   }
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The headers of an actor's reply: the request's own, as Python walnats'
+ * actor sends them (so trace ids, `traceparent`, `ce-*` and the caller's
+ * meta headers come back with the response), minus those that would mean
+ * something to the server or to walnats on the reply subject: every
+ * `Nats-*` header (`Nats-Msg-Id` among them), `Walnats-Reply` and
+ * `Walnats-Delay`.
+ *
+ * @param request The request's headers.
+ * @param room Bytes the header block may take (what `max_payload` leaves
+ *   beside the payload); when the copy needs more, no headers are sent, so
+ *   the reply still fits.
+ * @returns The reply's headers, or `undefined` when there are none to send.
+ */
+export function replyHeaders(
+  request: MsgHdrs | undefined,
+  room: number = Infinity,
+): MsgHdrs | undefined {
+  if (request === undefined) return undefined;
+  const out = natsHeaders();
+  let size = "NATS/1.0\r\n\r\n".length;
+  for (const [key, values] of request) {
+    const lower = key.toLowerCase();
+    if (
+      lower.startsWith("nats-") || lower === "walnats-reply" ||
+      lower === "walnats-delay"
+    ) continue;
+    for (const value of values) {
+      out.append(key, value);
+      size += encoder.encode(`${key}: ${value}\r\n`).length;
+    }
+  }
+  if (out.keys().length === 0 || size > room) return undefined;
   return out;
 }

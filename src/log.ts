@@ -40,9 +40,13 @@ export function consoleLogger(
 ): Logger {
   const rank = { error: 0, warn: 1, info: 2, debug: 3 }[level];
   return {
+    // deno-lint-ignore no-console -- consoleLogger writes to the console
     error: (m, f) => console.error(format(m, f)),
+    // deno-lint-ignore no-console -- consoleLogger writes to the console
     warn: (m, f) => rank >= 1 && console.warn(format(m, f)),
+    // deno-lint-ignore no-console -- consoleLogger writes to the console
     info: (m, f) => rank >= 2 && console.info(format(m, f)),
+    // deno-lint-ignore no-console -- consoleLogger writes to the console
     debug: (m, f) => rank >= 3 && console.debug(format(m, f)),
   } as Logger;
 }

@@ -32,6 +32,25 @@ export class FakeTimers implements Timers {
     this.#queue.delete(handle as number);
   }
 
+  setInterval(callback: () => void, ms: number): unknown {
+    const id = ++this.#seq;
+    const period = Math.max(1, ms);
+    const fire = (): void => {
+      this.#queue.set(id, { at: this.#now + period, callback: fire });
+      callback();
+    };
+    this.#queue.set(id, { at: this.#now + period, callback: fire });
+    return id;
+  }
+
+  clearInterval(handle: unknown): void {
+    this.#queue.delete(handle as number);
+  }
+
+  monotonic(): number {
+    return this.#now;
+  }
+
   /** Timers waiting to fire. */
   get pending(): number {
     return this.#queue.size;

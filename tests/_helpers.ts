@@ -11,12 +11,17 @@ import {
   type Publisher,
   type Subscriber,
 } from "../mod.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+import { afterEach } from "node:test";
+import { assertNoLeaks, NatsServer } from "../src/testing/mod.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { ConsumerInfo } from "@nats-io/jetstream";
 
 export { NatsServer };
+
+// Every test file that uses these helpers checks, after each test, that the
+// test stopped its servers and closed its connections.
+afterEach(() => assertNoLeaks());
 
 /** How long {@linkcode waitFor} waits, and what it says when it gives up. */
 export interface WaitOptions {

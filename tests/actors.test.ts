@@ -11,7 +11,7 @@ import {
   type Middleware,
   silentLogger,
 } from "../mod.ts";
-import { serverAtLeast } from "../src/subscriber.ts";
+import { serverAtLeast } from "../src/_server_version.ts";
 import {
   connectActors,
   consumerInfo,

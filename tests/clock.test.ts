@@ -1,6 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { Event, Events, type Publisher } from "../mod.ts";
 import {
@@ -9,11 +8,10 @@ import {
   nextFireTimes,
   tickCodec,
   type TickPublisher,
-} from "../src/clock.ts";
+} from "../src/clock/clock.ts";
 import { HEADER_ID } from "../src/headers.ts";
 import { FakeTimers, MemoryLogger } from "./_fakes.ts";
 import { NatsServer, waitFor } from "./_helpers.ts";
-import { spawnScript } from "./_process.ts";
 
 interface EmitCall {
   tick: number;
@@ -509,24 +507,4 @@ test("tick payloads are ISO 8601 text, as Python walnats writes datetimes", asyn
     name: "ValidationError",
   });
   assert.equal(codec.contentType, "text/plain; charset=utf-8");
-});
-
-// ---------------------------------------------------------------- example
-
-test("examples/03_clock.ts handles three ticks from two clocks and exits 0", async () => {
-  await using server = await NatsServer.start();
-  const run = spawnScript(new URL("../examples/03_clock.ts", import.meta.url), {
-    ...process.env,
-    NATS_URL: server.url,
-  });
-  const code = await run.exited;
-  const out = run.output();
-  assert.equal(code, 0, out);
-  const ticks = [...out.matchAll(/^tick \d: (\S+)$/gm)].map((m) => m[1]);
-  assert.equal(ticks.length, 3, out);
-  assert.equal(new Set(ticks).size, 3, "each tick handled once");
-  for (const tick of ticks) {
-    assert.equal(new Date(tick!).getTime() % 1000, 0, "whole seconds");
-  }
-  assert.match(out, /done: 3 ticks handled/);
 });

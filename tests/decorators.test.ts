@@ -415,16 +415,16 @@ test("filterTime() reads the pattern in the given time zone, daylight saving inc
 });
 
 test("filterTime() matches the current time when the message is not a Date", async () => {
-  let now = Date.UTC(2025, 0, 6, 9, 0); // Monday 09:00 UTC
-  const handler = filterTime({ weekday: 1, hour: 9 }, { now: () => now })(
+  const timers = new FakeTimers(Date.UTC(2025, 0, 6, 9, 0)); // Monday 09:00 UTC
+  const handler = filterTime({ weekday: 1, hour: 9 }, { timers })(
     (order: { id: number }) => Promise.resolve(order.id),
   );
   const ctx = fakeContext<{ id: number }>();
   assert.equal(await handler({ id: 1 }, ctx), 1);
-  now = Date.UTC(2025, 0, 6, 10, 0);
+  timers.jump(3600_000); // 10:00
   assert.equal(handler({ id: 2 }, ctx), undefined, "skips synchronously");
   const withDate = filterTime({ hour: 9 }, {
-    now: () => new Date(now - 3600_000),
+    timers: new FakeTimers(Date.UTC(2025, 0, 6, 9, 0)),
   })(
     () => "ran",
   );

@@ -17,7 +17,7 @@ import {
   logging,
   logtapeLogger,
 } from "../src/middlewares/mod.ts";
-import { fakeContext, MemoryLogger } from "./_fakes.ts";
+import { fakeContext, FakeTimers, MemoryLogger } from "./_fakes.ts";
 import {
   connectActors,
   consumerInfo,
@@ -495,33 +495,33 @@ test("errorThreshold() on a real actor alerts from the Nth failing message", asy
 });
 
 test("frequency() passes starts and successes once per actor per time frame", () => {
-  let now = 1_000;
+  const timers = new FakeTimers(1_000);
   const calls: string[] = [];
   const wrapped = frequency({
     onStart: (ctx) => void calls.push(`start ${ctx.actor}`),
     onSuccess: (ctx) => void calls.push(`success ${ctx.actor}`),
-  }, { timeframe: 60_000, now: () => now });
+  }, { timeframe: 60_000, timers });
   wrapped.onStart!(fakeContext());
   wrapped.onStart!(fakeContext());
   wrapped.onSuccess!(fakeContext());
   wrapped.onSuccess!(fakeContext());
   wrapped.onStart!(fakeContext({ actor: "other" }));
   assert.deepEqual(calls, ["start ship", "success ship", "start other"]);
-  now += 59_999;
+  timers.jump(59_999);
   wrapped.onStart!(fakeContext());
   assert.equal(calls.length, 3);
-  now += 1;
+  timers.jump(1);
   wrapped.onStart!(fakeContext());
   wrapped.onSuccess!(fakeContext());
   assert.deepEqual(calls.slice(3), ["start ship", "success ship"]);
 });
 
 test("frequency() passes a failure once per actor and error name per time frame", () => {
-  let now = 0;
+  const timers = new FakeTimers(0);
   const seen: string[] = [];
   const wrapped = frequency({
     onFailure: (ctx) => void seen.push(`${ctx.actor} ${ctx.error.name}`),
-  }, { timeframe: 1_000, now: () => now });
+  }, { timeframe: 1_000, timers });
   const fail = (actor: string, error: Error) =>
     wrapped.onFailure!(fakeContext({ actor, error }));
   fail("greet", new TypeError("a"));
@@ -534,7 +534,7 @@ test("frequency() passes a failure once per actor and error name per time frame"
     "greet RangeError",
     "other TypeError",
   ]);
-  now = 1_000;
+  timers.jump(1_000);
   fail("greet", new TypeError("f"));
   assert.deepEqual(seen.slice(3), ["greet TypeError"]);
 });

@@ -3,8 +3,12 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { z } from "zod";
 import { Actor, type Codec, Event } from "../mod.ts";
-import type { Schema } from "../src/codec.ts";
-import { type JsonObject, Service, Services } from "../src/services.ts";
+import type { Schema } from "../src/codecs/codec.ts";
+import {
+  type JsonObject,
+  Service,
+  Services,
+} from "../src/services/services.ts";
 
 const USER_CREATED = new Event(
   "user-created",

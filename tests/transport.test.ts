@@ -2,14 +2,69 @@
 // publish and consume, reconnect after a server restart, auth, TLS.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import * as v from "valibot";
-import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
-import { Actor, Actors, Event, Events } from "../mod.ts";
+import {
+  type ConnectionOptions,
+  credsAuthenticator,
+  type NatsConnection,
+  nkeyAuthenticator,
+} from "@nats-io/nats-core";
+import { Actor, Actors, ConnectError, Event, Events } from "../mod.ts";
 import { deferred, NatsServer, waitFor } from "./_helpers.ts";
+import {
+  makeCertificates,
+  makeNkeyUser,
+  makeOperator,
+  type OperatorSetup,
+} from "./_auth.ts";
+
+/**
+ * `connect(options)` rejects with a ConnectError of `reason` naming the URL,
+ * well within the bound (the server answers at once; nats.js alone waited
+ * its 20 s connect timeout for some of these).
+ */
+async function refused(
+  connect: Connect,
+  url: string,
+  options: ConnectionOptions,
+  reason: string,
+  message: RegExp,
+): Promise<number> {
+  const started = performance.now();
+  const error = await connect({ servers: url, ...options }).then(
+    async (nc) => {
+      await nc.close();
+      return assert.fail("connect() should reject");
+    },
+    (e: unknown) => e,
+  );
+  const took = performance.now() - started;
+  assert.ok(error instanceof ConnectError, String(error));
+  assert.equal(error.url, url);
+  assert.equal(error.reason, reason, error.message);
+  assert.ok(error.message.startsWith(`Cannot connect to ${url}: `));
+  assert.match(error.message, message);
+  assert.ok(took < 5_000, `rejected after ${Math.round(took)} ms`);
+  return took;
+}
+
+/** Connect, check the connection works, close. */
+async function accepted(
+  connect: Connect,
+  url: string,
+  options: ConnectionOptions,
+): Promise<void> {
+  const nc = await connect({ servers: url, ...options });
+  try {
+    assert.ok((await nc.rtt()) >= 0);
+  } finally {
+    await nc.close();
+  }
+}
+
+const encoder = new TextEncoder();
+let operator: OperatorSetup | undefined;
 
 type Connect = (
   server?: string | string[] | ConnectionOptions,
@@ -29,73 +84,6 @@ if ("Bun" in globalThis) {
     "bun",
     async () => (await import("../src/transports/bun.ts")).connect,
   ]);
-}
-
-/** A throwaway CA and a server certificate for 127.0.0.1 and localhost. */
-function makeCertificates(): {
-  dir: string;
-  ca: string;
-  cert: string;
-  key: string;
-} {
-  const dir = mkdtempSync(join(tmpdir(), "walnats-tls-"));
-  const run = (...args: string[]) =>
-    execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=walnats test CA",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-  );
-  run(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-  );
-  const ext = join(dir, "ext.cnf");
-  execFileSync("sh", [
-    "-c",
-    `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${ext}`,
-  ]);
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-extfile",
-    ext,
-    "-out",
-    "server.pem",
-  );
-  return {
-    dir,
-    ca: join(dir, "ca.pem"),
-    cert: join(dir, "server.pem"),
-    key: join(dir, "server.key"),
-  };
 }
 
 for (const [name, load] of adapters) {
@@ -159,15 +147,176 @@ for (const [name, load] of adapters) {
     });
     assert.ok((await nc.rtt()) >= 0);
     await nc.close();
-    await assert.rejects(
-      connect({
-        servers: server.url,
-        user: "walnats",
-        pass: "wrong",
-        maxReconnectAttempts: 0,
-      }),
-      /auth/i,
+    await refused(
+      connect,
+      server.url,
+      { user: "walnats", pass: "wrong" },
+      "auth",
+      /refused the credentials \(Authorization Violation\)/,
     );
+    await refused(
+      connect,
+      server.url,
+      {},
+      "auth",
+      /Authorization Violation/,
+    );
+  });
+
+  test(`${name} transport: a token is required and checked`, async () => {
+    const connect = await load();
+    await using server = await NatsServer.start({ args: ["--auth", "t0ken"] });
+    await accepted(connect, server.url, { token: "t0ken" });
+    await refused(
+      connect,
+      server.url,
+      { token: "wrong" },
+      "auth",
+      /Authorization Violation/,
+    );
+  });
+
+  test(`${name} transport: an nkey user signs the server's nonce`, async () => {
+    const connect = await load();
+    const user = makeNkeyUser();
+    await using server = await NatsServer.start({
+      config: `authorization { users: [ { nkey: ${user.publicKey} } ] }`,
+    });
+    await accepted(connect, server.url, {
+      authenticator: nkeyAuthenticator(user.seed),
+    });
+    await refused(
+      connect,
+      server.url,
+      { authenticator: nkeyAuthenticator(makeNkeyUser().seed) },
+      "auth",
+      /Authorization Violation/,
+    );
+  });
+
+  test(`${name} transport: creds (a user JWT) in operator mode`, async () => {
+    const connect = await load();
+    operator ??= makeOperator();
+    await using server = await NatsServer.start({ config: operator.config });
+    await accepted(connect, server.url, {
+      authenticator: credsAuthenticator(encoder.encode(operator.creds)),
+    });
+    // Signed by an account the operator never issued.
+    await refused(
+      connect,
+      server.url,
+      {
+        authenticator: credsAuthenticator(
+          encoder.encode(operator.strangerCreds),
+        ),
+      },
+      "auth",
+      /Authorization Violation/,
+    );
+  });
+
+  test(`${name} transport: TLS to an IP address whose certificate names only that IP`, async () => {
+    const connect = await load();
+    const certs = makeCertificates("IP:127.0.0.1");
+    try {
+      await using server = await NatsServer.start({
+        args: ["--tls", "--tlscert", certs.cert, "--tlskey", certs.key],
+      });
+      await accepted(connect, server.url, { tls: { caFile: certs.ca } });
+    } finally {
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`${name} transport: TLS to an IP address is refused when the certificate names only a host`, async () => {
+    const connect = await load();
+    const certs = makeCertificates("DNS:localhost");
+    try {
+      await using server = await NatsServer.start({
+        args: ["--tls", "--tlscert", certs.cert, "--tlskey", certs.key],
+      });
+      // The IP is checked against the certificate, not waved through.
+      await refused(
+        connect,
+        server.url,
+        { tls: { caFile: certs.ca } },
+        "tls",
+        /TLS failed/,
+      );
+      await accepted(connect, server.url.replace("127.0.0.1", "localhost"), {
+        tls: { caFile: certs.ca },
+      });
+    } finally {
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`${name} transport: mutual TLS needs a client certificate from the CA`, async () => {
+    const connect = await load();
+    const certs = makeCertificates();
+    try {
+      await using server = await NatsServer.start({
+        args: [
+          "--tlsverify",
+          "--tlscacert",
+          certs.ca,
+          "--tlscert",
+          certs.cert,
+          "--tlskey",
+          certs.key,
+        ],
+      });
+      const client = {
+        caFile: certs.ca,
+        certFile: certs.clientCert,
+        keyFile: certs.clientKey,
+      };
+      if (name === "deno") {
+        // Deno.startTls cannot present a client certificate, and
+        // nats-server 2.9 has no TLS-first handshake: said at once.
+        await refused(
+          connect,
+          server.url,
+          { tls: client },
+          "tls",
+          /client certificates need tls.handshakeFirst/,
+        );
+      } else {
+        await accepted(connect, server.url, { tls: client });
+      }
+      await refused(
+        connect,
+        server.url,
+        { tls: { caFile: certs.ca } },
+        "tls",
+        /requires a client certificate \(mutual TLS\)/,
+      );
+      if (name !== "deno") {
+        await refused(
+          connect,
+          server.url,
+          {
+            tls: {
+              caFile: certs.ca,
+              certFile: certs.strangerCert,
+              keyFile: certs.strangerKey,
+            },
+          },
+          "tls",
+          /requires a client certificate \(mutual TLS\)|certificate/,
+        );
+      }
+    } finally {
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`${name} transport: nothing listening is a ConnectError naming the URL`, async () => {
+    const connect = await load();
+    const server = await NatsServer.start();
+    const url = server.url;
+    await server.close();
+    await refused(connect, url, {}, "refused", /connection refused/);
   });
 
   test(`${name} transport: TLS with a private CA`, async () => {
@@ -187,13 +336,12 @@ for (const [name, load] of adapters) {
       for await (const m of sub) assert.equal(m.string(), "secret");
       await nc.close();
       // Without the CA the server's certificate is not trusted.
-      await assert.rejects(
-        connect({ servers: server.url, maxReconnectAttempts: 0, tls: {} }),
-        (error: Error) => {
-          const text = `${error.message} ${String(error.cause ?? "")}`;
-          assert.match(text, /certificate|issuer|verify|self[- ]signed/i);
-          return true;
-        },
+      await refused(
+        connect,
+        server.url,
+        { tls: {} },
+        "tls",
+        /certificate|issuer|verify|self[- ]signed/i,
       );
     } finally {
       rmSync(certs.dir, { recursive: true, force: true });

@@ -16,7 +16,7 @@ import {
   HEADER_TRACE,
   HEADER_TRACEPARENT,
 } from "../mod.ts";
-import { buildHeaders } from "../src/publisher.ts";
+import { buildHeaders } from "../src/publish/_wire.ts";
 import { NatsServer, rawConnect } from "./_helpers.ts";
 
 const User = v.object({ id: v.number(), name: v.string() });

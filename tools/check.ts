@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Quality gates: formatting, lint, strict type-check, export maps in sync,
 // publish dry-run. `deno task check` runs them all and fails on the first.
 import { spawnSync } from "node:child_process";
@@ -49,8 +50,14 @@ function exportsInSync(): void {
     }
   }
   const deps = { ...pkg.dependencies, ...pkg.devDependencies };
-  for (const [name, spec] of Object.entries(denoJson.imports)) {
-    const version = String(spec).replace(`npm:${name}@`, "");
+  for (const [key, spec] of Object.entries(denoJson.imports)) {
+    // A subpath entry ("pkg/internal") maps to "npm:pkg@version/internal".
+    const m = /^npm:(@?[^@]+)@([^/]+)(\/.*)?$/.exec(String(spec));
+    const name = m?.[1] ?? key;
+    const version = m?.[2];
+    if (m?.[3] !== undefined && key !== `${name}${m[3]}`) {
+      problems.push(`import "${key}" maps to another subpath (${spec})`);
+    }
     if (deps[name] !== version) {
       problems.push(
         `import "${name}" is ${spec} in deno.json but ${

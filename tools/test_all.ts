@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Run the whole suite on Deno, Bun and Node, one after the other, and print
 // one summary line: "N passed, N failed" summed over the runtimes.
 //

@@ -1,6 +1,7 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // The demo's events and actors, shared by its publisher and subscribers.
 import * as v from "valibot";
-import { Actor, Event } from "../../mod.ts";
+import { Actor, Event } from "@walnats/walnats";
 
 export const Order = v.object({
   id: v.pipe(v.number(), v.integer()),

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // `deno task demo`: one publisher and two subscribers sharing the work.
 // Uses NATS at NATS_URL (default nats://127.0.0.1:4222); if nothing answers
 // there, starts a local nats-server for the demo and stops it on exit.
@@ -6,8 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { connect as tcpConnect } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { Actors, Events } from "../../mod.ts";
-import { NatsServer } from "../../src/testing/mod.ts";
+import { Actors, Events } from "@walnats/walnats";
+import { NatsServer } from "@walnats/walnats/testing";
 import { ORDER_PLACED, packOrder } from "./events.ts";
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));

@@ -1,6 +1,7 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Demo publisher: emits an order every 150 ms until SIGINT/SIGTERM.
 import process from "node:process";
-import { Events } from "../../mod.ts";
+import { Events } from "@walnats/walnats";
 import { ORDER_PLACED } from "./events.ts";
 
 const ITEMS = ["walnut", "hazelnut", "pecan", "almond", "cashew"];

@@ -1,7 +1,8 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Demo subscriber: runs the pack-order actor until SIGINT/SIGTERM, then
 // drains gracefully. Run several: they share the work.
 import process from "node:process";
-import { Actors } from "../../mod.ts";
+import { Actors } from "@walnats/walnats";
 import { packOrder } from "./events.ts";
 
 const name = process.argv[2] ?? "subscriber";

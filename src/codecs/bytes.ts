@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Codec } from "../codec.ts";
+import type { Codec } from "./codec.ts";
 import { ValidationError } from "../errors.ts";
 
 /**

@@ -4,8 +4,9 @@
  *
  * @module
  */
-import type { Codec } from "../codec.ts";
+import type { Codec } from "./codec.ts";
 import { DecodeError, ValidationError } from "../errors.ts";
+import { wallTimeToEpoch } from "../_local_time.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -20,6 +21,17 @@ const OFFSET = /^([+-])(\d{2}):?(\d{2})?:?(\d{2})?(?:\.(\d{1,6}))?$/;
 const pad = (n: number, width: number): string =>
   String(n).padStart(width, "0");
 
+/** Options for {@linkcode date}. */
+export interface DateOptions {
+  /**
+   * IANA time zone of texts that carry no offset (naive local times);
+   * texts with `Z` or an offset are exact whatever this says. A wall time
+   * repeated when clocks go back reads as its first occurrence.
+   * @default {"UTC"}
+   */
+  timeZone?: string;
+}
+
 /**
  * Date codec, wire-compatible with Python walnats' `datetime` events: the
  * payload is the ISO 8601 text of `datetime.isoformat()`, with no quotes.
@@ -30,9 +42,12 @@ const pad = (n: number, width: number): string =>
  * Python version. `decode` reads any offset, `Z`, a date alone
  * (`2024-05-06`, midnight UTC), and a datetime without an offset, which
  * it takes as UTC: that is what Python services using `datetime.utcnow()`
- * mean. Fractions finer than a millisecond are truncated.
+ * mean (or, with `options.timeZone`, as wall-clock time in that zone: Python
+ * walnats' clock sends `datetime.now().isoformat()`, the naive local time of
+ * its machine). Fractions finer than a millisecond are truncated.
  *
  * @param name Used in error messages (the event name).
+ * @param options The zone of texts without an offset.
  * @returns The codec, with content type `text/plain; charset=utf-8`.
  * @throws {ValidationError} From `encode`: not a `Date`, an invalid `Date`,
  *   or a year outside 1-9999 (Python's `datetime` range).
@@ -51,7 +66,22 @@ const pad = (n: number, width: number): string =>
  * assert.equal(back.toISOString(), "2024-05-06T07:08:09.000Z");
  * ```
  */
-export function date(name = "payload"): Codec<Date> {
+export function date(
+  name = "payload",
+  options: DateOptions = {},
+): Codec<Date> {
+  const timeZone = options.timeZone ?? "UTC";
+  if (timeZone !== "UTC") {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone });
+    } catch {
+      throw new RangeError(
+        `Cannot create date codec "${name}": unknown time zone ${
+          JSON.stringify(timeZone)
+        }`,
+      );
+    }
+  }
   return {
     contentType: "text/plain; charset=utf-8",
     encode(value: Date): Uint8Array {
@@ -67,7 +97,7 @@ export function date(name = "payload"): Codec<Date> {
           { cause: error },
         );
       }
-      const parsed = parse(raw.trim());
+      const parsed = parse(raw.trim(), timeZone);
       if (parsed === undefined) {
         const shown = raw.length > 64 ? `${raw.slice(0, 64)}...` : raw;
         throw new DecodeError(
@@ -104,7 +134,7 @@ function format(value: Date, name: string): string {
   }${ms === 0 ? "" : `.${pad(ms, 3)}000`}+00:00`;
 }
 
-function parse(raw: string): Date | undefined {
+function parse(raw: string, timeZone: string): Date | undefined {
   const m = ISO.exec(raw);
   if (m === null) return undefined;
   const [, y, mo, d, h = "0", mi = "0", s = "0", frac = "", offset] = m;
@@ -119,6 +149,9 @@ function parse(raw: string): Date | undefined {
     return undefined;
   }
   at.setUTCHours(hour, minute, second, ms);
+  if (offset === undefined && timeZone !== "UTC") {
+    return new Date(wallTimeToEpoch(at.getTime(), timeZone));
+  }
   let shift = 0;
   if (offset !== undefined && offset !== "Z" && offset !== "z") {
     const o = OFFSET.exec(offset);

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Codec } from "../codec.ts";
+import type { Codec } from "./codec.ts";
 import { DecodeError } from "../errors.ts";
 
 /** Options for {@linkcode gzip}. */

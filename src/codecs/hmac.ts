@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Codec } from "../codec.ts";
+import type { Codec } from "./codec.ts";
 import { DecodeError } from "../errors.ts";
 import { cryptoKeyLoader, isCryptoKey, rawKeyLoader } from "./_keys.ts";
 

@@ -4,7 +4,8 @@
  * - {@linkcode json} (the default of an event built from a schema),
  *   {@linkcode bytes}, {@linkcode text} and {@linkcode date} turn payloads
  *   into bytes;
- * - {@linkcode gzip}, {@linkcode hmac} and {@linkcode encrypt} wrap another
+ * - {@linkcode gzip}, {@linkcode hmac}, {@linkcode encrypt} and
+ *   {@linkcode fernet} (Python walnats' `FernetSerializer`) wrap another
  *   codec, and nest: `encrypt(gzip(json(schema)), key)` compresses, then
  *   encrypts.
  *
@@ -28,12 +29,15 @@
  *
  * @module
  */
-export { json } from "../codec.ts";
-export type { Codec, Schema } from "../codec.ts";
+export { json } from "./codec.ts";
+export type { Codec, Schema } from "./codec.ts";
 export { bytes } from "./bytes.ts";
 export { date } from "./date.ts";
+export type { DateOptions } from "./date.ts";
 export { encrypt } from "./encrypt.ts";
 export type { EncryptKey, EncryptOptions } from "./encrypt.ts";
+export { fernet } from "./fernet.ts";
+export type { FernetKey, FernetOptions } from "./fernet.ts";
 export { gzip } from "./gzip.ts";
 export type { GzipOptions } from "./gzip.ts";
 export { hmac } from "./hmac.ts";

@@ -21,10 +21,10 @@
  * @module
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import { type Codec, type Schema, validate } from "../codec.ts";
+import { type Codec, type Schema, validate } from "./codec.ts";
 import { DecodeError, ValidationError } from "../errors.ts";
 
-export type { Codec, Schema } from "../codec.ts";
+export type { Codec, Schema } from "./codec.ts";
 
 /**
  * MessagePack codec, checked against a schema on both sides like

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Codec } from "../codec.ts";
+import type { Codec } from "./codec.ts";
 import { DecodeError, ValidationError } from "../errors.ts";
 
 const encoder = new TextEncoder();

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Context } from "../context.ts";
+import { systemTimers, type Timers } from "../_timers.ts";
 import { checkHandler, keepName, type OptionalDecorator } from "./decorator.ts";
 
 /**
@@ -35,11 +36,11 @@ export interface FilterTimeOptions {
    */
   timeZone?: string;
   /**
-   * The current time, used when the message is not a `Date`; tests pass a
-   * fixed one.
-   * @default {Date.now}
+   * The time source, used when the message is not a `Date`; tests pass
+   * fake timers.
+   * @default {systemTimers}
    */
-  now?: () => number | Date;
+  timers?: Timers;
 }
 
 type Field = keyof TimePattern;
@@ -224,7 +225,7 @@ export function filterTime(
 ): OptionalDecorator {
   const compiled = compile(pattern);
   const read = partsReader(options.timeZone ?? "UTC");
-  const now = options.now ?? Date.now;
+  const timers = options.timers ?? systemTimers;
   const matches = (date: Date): boolean => {
     if (Number.isNaN(date.getTime())) {
       throw new RangeError("Cannot filter by time: the date is invalid");
@@ -237,7 +238,7 @@ export function filterTime(
     checkHandler("filterTime", handler);
     return keepName(
       (message: T, ctx: Context<T>): R | undefined | Promise<R | undefined> => {
-        const when = message instanceof Date ? message : new Date(now());
+        const when = message instanceof Date ? message : new Date(timers.now());
         if (!matches(when)) return undefined;
         return handler(message, ctx);
       },

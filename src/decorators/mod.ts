@@ -37,4 +37,4 @@ export { requireReady } from "./require_ready.ts";
 export type { RequireReadyOptions } from "./require_ready.ts";
 export { suppress } from "./suppress.ts";
 export type { ErrorClass, SuppressOptions } from "./suppress.ts";
-export type { Timers } from "../_timers.ts";
+export type { Timers } from "../timers.ts";

@@ -10,7 +10,7 @@ import type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
+} from "./middleware.ts";
 
 /** Severity of a line written by {@linkcode consoleLogging}. */
 export type ConsoleLevel = "info" | "warn" | "error";
@@ -44,8 +44,11 @@ function describe(error: Error): string {
 }
 
 function defaultWrite(line: string, level: ConsoleLevel): void {
+  // deno-lint-ignore no-console -- this logger writes to the console
   if (level === "error") console.error(line);
+  // deno-lint-ignore no-console -- this logger writes to the console
   else if (level === "warn") console.warn(line);
+  // deno-lint-ignore no-console -- this logger writes to the console
   else console.info(line);
 }
 

@@ -10,7 +10,7 @@ import type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
+} from "./middleware.ts";
 
 /** Options for {@linkcode errorThreshold}; each is a count of failures. */
 export interface ErrorThresholdOptions {

@@ -4,13 +4,14 @@
  *
  * @module
  */
+import { systemTimers, type Timers } from "../_timers.ts";
 import type { Context } from "../context.ts";
 import type {
   FailureContext,
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
+} from "./middleware.ts";
 
 /** Options for {@linkcode frequency}. */
 export interface FrequencyOptions {
@@ -20,10 +21,10 @@ export interface FrequencyOptions {
    */
   timeframe?: number;
   /**
-   * Current time in milliseconds (a seam for tests).
-   * @default {() => performance.now()}
+   * The time source (its monotonic clock is used); tests pass fake timers.
+   * @default {systemTimers}
    */
-  now?: () => number;
+  timers?: Timers;
 }
 
 function actorKey(ctx: Context): string {
@@ -80,7 +81,8 @@ export function frequency<T = unknown>(
       `Cannot create frequency middleware: timeframe must be a number >= 0, got ${timeframe}`,
     );
   }
-  const now = options.now ?? (() => performance.now());
+  const timers = options.timers ?? systemTimers;
+  const now = (): number => timers.monotonic();
   const last = new Map<string, number>();
   // Whether the hook for this key may pass now; records it if so.
   const pass = (key: string): boolean => {

@@ -26,7 +26,7 @@ import type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
+} from "./middleware.ts";
 import { DURATION_BUCKETS } from "./_duration_buckets.ts";
 import {
   PROMETHEUS_CONTENT_TYPE,
@@ -39,9 +39,19 @@ export { DURATION_BUCKETS } from "./_duration_buckets.ts";
 export {
   PROMETHEUS_CONTENT_TYPE,
   PrometheusCounter,
+  PrometheusGauge,
   PrometheusHistogram,
   PrometheusRegistry,
 } from "./prometheus_registry.ts";
+export {
+  PrometheusEmitMetrics,
+  PrometheusStatusCollector,
+} from "../ops/prometheus.ts";
+export type {
+  PrometheusEmitOptions,
+  PrometheusStatusOptions,
+  StatusSource,
+} from "../ops/prometheus.ts";
 export type { Labels, MetricFamily } from "./prometheus_registry.ts";
 
 /** Options for {@linkcode PrometheusMiddleware}. */

@@ -341,6 +341,59 @@ export class PrometheusHistogram extends MetricFamily<{
 }
 
 /**
+ * A gauge: a value that goes up and down (a queue's length, a lag), one per
+ * set of label values.
+ */
+export class PrometheusGauge extends MetricFamily<{ value: number }> {
+  /** @internal Use {@linkcode PrometheusRegistry.gauge}. */
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    super("gauge", name, help, labelNames);
+  }
+
+  /**
+   * A new series starts at 0.
+   *
+   * @returns `{ value: 0 }`.
+   */
+  protected override create(): { value: number } {
+    return { value: 0 };
+  }
+
+  /**
+   * Set the gauge of these label values.
+   *
+   * @param labels A value for every label name.
+   * @param value The value.
+   * @throws {TypeError} A label is missing.
+   */
+  set(labels: Labels, value: number): void {
+    this.series(labels).value = value;
+  }
+
+  /**
+   * The gauge's current value for these label values (0 if never set).
+   *
+   * @param labels A value for every label name.
+   * @returns The value.
+   */
+  get(labels: Labels = {}): number {
+    return this.peek(labels)?.value ?? 0;
+  }
+
+  /** @internal Text exposition of this gauge. */
+  override render(): string {
+    let out = `# HELP ${this.name} ${escapeHelp(this.help)}\n` +
+      `# TYPE ${this.name} gauge\n`;
+    for (const { labels, state } of this.all()) {
+      out += `${this.name}${formatLabels(this.labelNames, labels)} ${
+        formatValue(state.value)
+      }\n`;
+    }
+    return out;
+  }
+}
+
+/**
  * A set of metrics rendered together in the Prometheus text exposition
  * format. No HTTP server comes with it: serve {@linkcode metrics} from
  * yours.
@@ -364,10 +417,12 @@ export class PrometheusHistogram extends MetricFamily<{
 export class PrometheusRegistry {
   readonly #families = new Map<
     string,
-    PrometheusCounter | PrometheusHistogram
+    PrometheusCounter | PrometheusHistogram | PrometheusGauge
   >();
 
-  #add<F extends PrometheusCounter | PrometheusHistogram>(family: F): F {
+  #add<F extends PrometheusCounter | PrometheusHistogram | PrometheusGauge>(
+    family: F,
+  ): F {
     if (this.#families.has(family.name)) {
       throw new TypeError(
         `Cannot register metric "${family.name}": a metric with this name is already registered`,
@@ -392,6 +447,23 @@ export class PrometheusRegistry {
     labelNames: readonly string[] = [],
   ): PrometheusCounter {
     return this.#add(new PrometheusCounter(name, help, labelNames));
+  }
+
+  /**
+   * Register a gauge.
+   *
+   * @param name Metric name.
+   * @param help What it measures, with the unit.
+   * @param labelNames Names of its labels, in output order.
+   * @returns The gauge.
+   * @throws {TypeError} A name is invalid or already registered.
+   */
+  gauge(
+    name: string,
+    help: string,
+    labelNames: readonly string[] = [],
+  ): PrometheusGauge {
+    return this.#add(new PrometheusGauge(name, help, labelNames));
   }
 
   /**

@@ -10,8 +10,9 @@
 import { context, type TextMapPropagator } from "@opentelemetry/api";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import type { AnyEvent } from "../event.ts";
-import type { HeaderHook } from "../publisher.ts";
+import type { HeaderHook } from "../publish/publisher.ts";
 import { w3cPropagator } from "./_traceparent.ts";
+import { HEADER_TRACE, HEADER_TRACEPARENT } from "../headers.ts";
 
 /** Options for {@linkcode otelHeaders}. */
 export interface OtelHeadersOptions {
@@ -23,6 +24,14 @@ export interface OtelHeadersOptions {
    * @default {W3C Trace Context}
    */
   propagator?: TextMapPropagator;
+  /**
+   * Also write the `traceparent` into `Walnats-Trace`, where Python
+   * walnats' `OpenTelemetryTraceMiddleware` reads it, so Python actors
+   * join the trace. A `Walnats-Trace` already set (`emit(..., { traceId })`)
+   * is kept.
+   * @default {false}
+   */
+  walnatsTrace?: boolean;
 }
 
 /**
@@ -30,7 +39,8 @@ export interface OtelHeadersOptions {
  * message, so {@linkcode OtelTracing} on the consuming side parents its
  * consumer span to the span that emitted. A `traceparent` set explicitly
  * through `emit(..., { meta })` is kept as it is. Nothing is written when
- * no span is active.
+ * no span is active. With `walnatsTrace: true` the traceparent is copied
+ * into `Walnats-Trace` too, for Python walnats actors.
  *
  * @param options The propagator to use.
  * @returns A hook for `Events.connect(server, { headerHooks: [...] })`.
@@ -52,12 +62,18 @@ export interface OtelHeadersOptions {
  */
 export function otelHeaders(options: OtelHeadersOptions = {}): HeaderHook {
   const propagator = options.propagator ?? w3cPropagator;
+  const walnatsTrace = options.walnatsTrace ?? false;
   return (_event: AnyEvent, headers: MsgHdrs): void => {
-    if (headers.has("traceparent")) return;
-    propagator.inject(context.active(), headers, {
-      set(carrier: MsgHdrs, key: string, value: string): void {
-        carrier.set(key, value);
-      },
-    });
+    if (!headers.has(HEADER_TRACEPARENT)) {
+      propagator.inject(context.active(), headers, {
+        set(carrier: MsgHdrs, key: string, value: string): void {
+          carrier.set(key, value);
+        },
+      });
+    }
+    if (walnatsTrace && !headers.has(HEADER_TRACE)) {
+      const parent = headers.get(HEADER_TRACEPARENT);
+      if (parent !== "") headers.set(HEADER_TRACE, parent);
+    }
   };
 }

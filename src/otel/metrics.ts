@@ -13,7 +13,7 @@ import type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
+} from "../middlewares/middleware.ts";
 import { INSTRUMENTATION_SCOPE } from "./tracing.ts";
 import { DURATION_BUCKETS } from "../middlewares/_duration_buckets.ts";
 

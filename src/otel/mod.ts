@@ -30,3 +30,9 @@ export { otelMetrics } from "./metrics.ts";
 export type { OtelMetricsOptions } from "./metrics.ts";
 export { INSTRUMENTATION_SCOPE, OtelTracing } from "./tracing.ts";
 export type { OtelTracingOptions } from "./tracing.ts";
+export { otelEmitMetrics, otelStatusMetrics } from "./status_metrics.ts";
+export type {
+  OtelEmitMetricsOptions,
+  OtelStatusMetrics,
+  OtelStatusMetricsOptions,
+} from "./status_metrics.ts";

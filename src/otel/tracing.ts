@@ -25,9 +25,13 @@ import type {
   Middleware,
   StartContext,
   SuccessContext,
-} from "../middleware.ts";
-import { HEADER_ID } from "../headers.ts";
-import { headerValue, w3cPropagator } from "./_traceparent.ts";
+} from "../middlewares/middleware.ts";
+import { HEADER_ID, HEADER_TRACE } from "../headers.ts";
+import {
+  headerValue,
+  parseTraceparent,
+  w3cPropagator,
+} from "./_traceparent.ts";
 
 /** The instrumentation scope name of walnats' tracer and meter. */
 export const INSTRUMENTATION_SCOPE = "@walnats/walnats";
@@ -47,6 +51,15 @@ export interface OtelTracingOptions {
    * @default {W3C Trace Context}
    */
   propagator?: TextMapPropagator;
+  /**
+   * When the propagator finds no context, read a `Walnats-Trace` header
+   * that holds a W3C traceparent: that is where Python walnats'
+   * `OpenTelemetryTraceMiddleware` expects it, so Python publishers put it
+   * there (`emit(..., trace_id=traceparent)`). A `Walnats-Trace` that is
+   * not a traceparent (any other trace id) is ignored.
+   * @default {true}
+   */
+  walnatsTrace?: boolean;
   /**
    * The span's name.
    * @default {(ctx) => `process ${ctx.event.name}`}
@@ -78,7 +91,9 @@ const headerGetter = {
 /**
  * A middleware that records one OpenTelemetry span (kind `CONSUMER`) per
  * job, from `onStart` to `onSuccess`/`onFailure`, parented to the trace
- * context the producer sent in `traceparent` (see `otelHeaders`).
+ * context the producer sent in `traceparent` (see `otelHeaders`), or,
+ * failing that, in a `Walnats-Trace` header holding a W3C traceparent (how
+ * Python walnats carries it).
  *
  * Attributes follow the messaging semantic conventions where they fit
  * (`messaging.system` = `"nats"`, `messaging.operation.type` = `"process"`,
@@ -118,6 +133,7 @@ export class OtelTracing implements Middleware {
   readonly #tracer: Tracer;
   readonly #propagator: TextMapPropagator;
   readonly #spanName: (ctx: Context) => string;
+  readonly #walnatsTrace: boolean;
   readonly #open = new Map<string, Open>();
 
   /**
@@ -129,6 +145,23 @@ export class OtelTracing implements Middleware {
     this.#tracer = options.tracer ?? trace.getTracer(INSTRUMENTATION_SCOPE);
     this.#propagator = options.propagator ?? w3cPropagator;
     this.#spanName = options.spanName ?? ((ctx) => `process ${ctx.event.name}`);
+    this.#walnatsTrace = options.walnatsTrace ?? true;
+  }
+
+  /** The producer's context: the propagator's, else `Walnats-Trace`. */
+  #extract(base: OtelContext, ctx: Context): OtelContext {
+    const extracted = this.#propagator.extract(base, ctx.headers, headerGetter);
+    if (!this.#walnatsTrace) return extracted;
+    if (trace.getSpanContext(extracted) !== trace.getSpanContext(base)) {
+      return extracted; // the propagator found one
+    }
+    const value = headerValue(ctx.headers, HEADER_TRACE);
+    const spanContext = value === undefined
+      ? undefined
+      : parseTraceparent(value);
+    return spanContext === undefined
+      ? extracted
+      : trace.setSpanContext(extracted, spanContext);
   }
 
   /** Spans started and not yet ended (for tests and leak checks). */
@@ -137,11 +170,7 @@ export class OtelTracing implements Middleware {
   }
 
   #start(ctx: Context): Span {
-    const parent = this.#propagator.extract(
-      ROOT_CONTEXT,
-      ctx.headers,
-      headerGetter,
-    );
+    const parent = this.#extract(ROOT_CONTEXT, ctx);
     const attributes: Attributes = {
       "messaging.system": "nats",
       "messaging.operation.type": "process",
@@ -236,11 +265,7 @@ export class OtelTracing implements Middleware {
   contextOf(ctx: Context): OtelContext {
     const open = this.#open.get(jobKey(ctx));
     if (open !== undefined) return trace.setSpan(context.active(), open.span);
-    return this.#propagator.extract(
-      context.active(),
-      ctx.headers,
-      headerGetter,
-    );
+    return this.#extract(context.active(), ctx);
   }
 
   /**

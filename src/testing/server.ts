@@ -8,8 +8,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { connect as tcpConnect } from "node:net";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { connect as tcpConnect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
@@ -47,6 +47,18 @@ export interface NatsServerOptions {
    * @default {false}
    */
   debug?: boolean;
+  /**
+   * Text of a nats-server configuration file, written to a temporary file
+   * and passed with `-c` (command-line flags such as the port and store
+   * still win). Used by `NatsCluster` for the `cluster` block.
+   */
+  config?: string;
+  /**
+   * Server name (`--name`), unique within a cluster; JetStream reports
+   * leaders by this name.
+   * @default {chosen by the server}
+   */
+  name?: string;
 }
 
 /** Thrown when the `nats-server` binary cannot be found. */
@@ -75,6 +87,11 @@ function track(proc: ChildProcess): void {
   globalThis.process?.on?.("exit", () => {
     for (const p of live) p.kill("SIGKILL");
   });
+}
+
+/** How many `nats-server` processes started here are still running. */
+export function runningServers(): number {
+  return live.size;
 }
 
 function env(name: string): string | undefined {
@@ -133,6 +150,10 @@ export class NatsServer implements AsyncDisposable {
   readonly #ownsStore: boolean;
   readonly #startTimeout: number;
   readonly #debug: boolean;
+  readonly #config: string | undefined;
+  /** The `--name` given at start, if any. */
+  readonly name: string | undefined;
+  #configDir: string | undefined;
   #proc: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #log: string[] = [];
@@ -151,6 +172,8 @@ export class NatsServer implements AsyncDisposable {
     this.#args = options.args ?? [];
     this.#startTimeout = options.startTimeout ?? 10_000;
     this.#debug = options.debug ?? false;
+    this.#config = options.config;
+    this.name = options.name;
   }
 
   /**
@@ -177,6 +200,9 @@ export class NatsServer implements AsyncDisposable {
       (server as { port: number }).port = port;
     } catch (error) {
       if (ownsStore) await rm(storeDir, { recursive: true, force: true });
+      if (server.#configDir !== undefined) {
+        await rm(server.#configDir, { recursive: true, force: true });
+      }
       throw error;
     }
     return server;
@@ -202,10 +228,20 @@ export class NatsServer implements AsyncDisposable {
     return this.#log;
   }
 
+  async #configArgs(): Promise<string[]> {
+    const args = this.name === undefined ? [] : ["--name", this.name];
+    if (this.#config === undefined) return args;
+    this.#configDir ??= await mkdtemp(join(tmpdir(), "walnats-conf-"));
+    const file = join(this.#configDir, "nats-server.conf");
+    await writeFile(file, this.#config);
+    return ["-c", file, ...args];
+  }
+
   async #spawn(port: number): Promise<number> {
     const portsDir = await mkdtemp(join(tmpdir(), "walnats-ports-"));
     try {
       const args = [
+        ...await this.#configArgs(),
         "-a",
         "127.0.0.1",
         "-p",
@@ -229,6 +265,7 @@ export class NatsServer implements AsyncDisposable {
           if (line === "") continue;
           this.#log.push(line);
           if (this.#log.length > 200) this.#log.shift();
+          // deno-lint-ignore no-console -- the debug option prints the server's log
           if (this.#debug) console.error(`[nats-server:${port}] ${line}`);
         }
       };
@@ -320,6 +357,9 @@ export class NatsServer implements AsyncDisposable {
     if (this.#ownsStore) {
       await rm(this.storeDir, { recursive: true, force: true });
     }
+    if (this.#configDir !== undefined) {
+      await rm(this.#configDir, { recursive: true, force: true });
+    }
   }
 
   /** Same as `[Symbol.asyncDispose]()`. */
@@ -360,6 +400,26 @@ function canConnect(port: number): Promise<boolean> {
     socket.once("error", () => {
       socket.destroy();
       resolve(false);
+    });
+  });
+}
+
+/**
+ * A loopback TCP port that was free a moment ago (the kernel picked it);
+ * for configuration that must name ports before a server starts.
+ *
+ * @returns The port number.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null
+        ? address.port
+        : 0;
+      server.close(() => resolve(port));
     });
   });
 }

@@ -187,6 +187,7 @@ export class DenoTransport implements Transport {
         const value = await this.#read(conn);
         if (value === null) break;
         if (this.#options.debug) {
+          // deno-lint-ignore no-console -- nats.js' debug option traces the protocol to the console
           console.info(`> ${new TextDecoder().decode(value)}`);
         }
         yield value;
@@ -204,6 +205,7 @@ export class DenoTransport implements Transport {
   send(frame: Uint8Array): void {
     if (this.#done || this.#conn === undefined) return;
     if (this.#options.debug) {
+      // deno-lint-ignore no-console -- nats.js' debug option traces the protocol to the console
       console.info(`< ${new TextDecoder().decode(frame)}`);
     }
     this.#queue.push(frame);

@@ -24,12 +24,10 @@
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 /** @ignore */
-import {
-  NatsConnectionImpl,
-  setTransportFactory,
-} from "@nats-io/nats-core/internal";
-import { resolveOptions } from "../_connection_options.ts";
+import { setTransportFactory } from "@nats-io/nats-core/internal";
+import { resolveOptions } from "./_connection_options.ts";
 import { DenoTransport } from "./_deno_transport.ts";
+import { connectFast } from "./_connect_error.ts";
 
 function env(name: string): string | undefined {
   try {
@@ -51,11 +49,14 @@ function env(name: string): string | undefined {
  * @param server URL, URL list, or nats-core connection options.
  * @returns The connection, once the server accepted it.
  * @throws {TypeError} `server` is not a URL, a list or an options object.
+ * @throws {ConnectError} The promise rejects if the first connection
+ *   fails (credentials or TLS refused, connection refused, no handshake in
+ *   time); the error names the URL and the reason.
  */
 export function connect(
   server?: string | string[] | ConnectionOptions,
 ): Promise<NatsConnection> {
   const options = resolveOptions(server, env);
   setTransportFactory({ factory: () => new DenoTransport() });
-  return NatsConnectionImpl.connect(options);
+  return connectFast(options);
 }

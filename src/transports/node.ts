@@ -7,8 +7,79 @@
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
-import { connect as nodeConnect } from "@nats-io/transport-node";
-import { resolveOptions } from "../_connection_options.ts";
+/** @ignore */
+import type { Server } from "@nats-io/nats-core/internal";
+/** @ignore */
+import { isIP, setTransportFactory } from "@nats-io/nats-core/internal";
+// Deep import: the package exports only its own `connect`, which would
+// install its transport without our first-connect watch.
+/** @ignore */
+import {
+  nodeResolveHost,
+  NodeTransport,
+} from "@nats-io/transport-node/lib/node_transport.js";
+import { checkServerIdentity } from "node:tls";
+import { resolveOptions } from "./_connection_options.ts";
+import { connectFast } from "./_connect_error.ts";
+
+const ignore = (): void => {};
+
+// nats.js' transport removes every listener of a socket it is done with,
+// its "error" listener too; a late ECONNRESET (the server refused the
+// credentials and reset the socket) is then an uncaught exception that
+// kills the process on Deno's Node layer. Keep a listener on such sockets.
+class NodeSocketTransport extends NodeTransport {
+  constructor() {
+    super();
+    const self = this as unknown as {
+      _closed: (err?: Error, internal?: boolean) => Promise<void>;
+    };
+    const closed = self._closed.bind(this);
+    self._closed = async (err?: Error, internal?: boolean) => {
+      const socket = this.socket;
+      try {
+        await closed(err, internal);
+      } finally {
+        socket?.on("error", ignore);
+      }
+    };
+  }
+
+  override discard(): void {
+    const socket = this.socket;
+    super.discard();
+    socket?.on("error", ignore);
+  }
+}
+
+// nats-core names no TLS server for a URL whose host is an IP address, and
+// Node then checks the certificate against "localhost". Check it against
+// the IP instead (a certificate for an IP lists it as an IP SAN); SNI stays
+// off, as RFC 6066 wants for IP addresses.
+function dialOptions(
+  server: Server,
+  options: ConnectionOptions,
+): ConnectionOptions {
+  const tls = options.tls;
+  if (
+    tls === null || tls === undefined || server.tlsName ||
+    !isIP(server.hostname) || "checkServerIdentity" in tls
+  ) {
+    return options;
+  }
+  const ip = server.hostname;
+  return {
+    ...options,
+    tls: {
+      ...tls,
+      checkServerIdentity: (_host: string, cert: unknown) =>
+        checkServerIdentity(
+          ip,
+          cert as Parameters<typeof checkServerIdentity>[1],
+        ),
+    } as typeof tls,
+  };
+}
 
 /**
  * Connect to NATS over the `node:net` API, which Node, Bun and Deno all
@@ -24,9 +95,11 @@ import { resolveOptions } from "../_connection_options.ts";
  * @returns The open connection; close it with `close()` or `drain()`.
  * @throws {TypeError} `server` is neither a URL, a URL list nor options
  *   (thrown synchronously).
- * @throws {Error} The promise rejects if the first connection attempt
- *   fails (nats-core's `ConnectionError`, `AuthorizationError`, ...); only
- *   later disconnects are retried.
+ * @throws {ConnectError} The promise rejects if the first connection
+ *   fails: credentials refused, TLS or a client certificate refused,
+ *   connection refused, or no handshake within `timeout`; the error names
+ *   the URL and the reason, within about a second for all but a timeout.
+ *   Only later disconnects are retried.
  *
  * @example Connect to a test server
  * ```ts
@@ -43,7 +116,13 @@ import { resolveOptions } from "../_connection_options.ts";
 export function connect(
   server?: string | string[] | ConnectionOptions,
 ): Promise<NatsConnection> {
-  return nodeConnect(
-    resolveOptions(server, (name) => globalThis.process?.env?.[name]),
+  const options = resolveOptions(
+    server,
+    (name) => globalThis.process?.env?.[name],
   );
+  setTransportFactory({
+    factory: () => new NodeSocketTransport(),
+    dnsResolveFn: nodeResolveHost,
+  });
+  return connectFast(options, dialOptions);
 }

@@ -1,0 +1,101 @@
+// An acknowledged publish: a message id on every message (so a retry
+// through a leader election or a restart can never store it twice), the
+// retry loop of _retry.ts, and the emit observers told how it went.
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+} from "@nats-io/jetstream";
+import { headers as natsHeaders, type MsgHdrs, nuid } from "@nats-io/nats-core";
+import type { AnyEvent } from "../event.ts";
+import { HEADER_ID } from "../headers.ts";
+import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
+import { asError } from "../_async.ts";
+import type { EmitResult } from "./options.ts";
+import { publishAcked } from "./_retry.ts";
+
+/** One message to store. */
+export interface Outgoing {
+  event: AnyEvent;
+  data: Uint8Array;
+  headers: MsgHdrs | undefined;
+  /** Milliseconds for all tries together. */
+  timeout: number;
+}
+
+function toResult(ack: PubAck): EmitResult {
+  return { sequence: ack.seq, duplicate: ack.duplicate };
+}
+
+async function streamExists(
+  jsm: JetStreamManager,
+  stream: string,
+): Promise<boolean | undefined> {
+  try {
+    await jsm.streams.info(stream);
+    return true;
+  } catch (error) {
+    return error instanceof JetStreamApiError &&
+        error.code === JetStreamApiCodes.StreamNotFound
+      ? false
+      : undefined;
+  }
+}
+
+/**
+ * Publish and wait for the stream's acknowledgement, retrying within
+ * `timeout`.
+ *
+ * @throws {EmitError} No acknowledgement in time, or no stream listens.
+ */
+export async function sendAcked(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  observers: readonly EmitObserver[],
+  out: Outgoing,
+): Promise<EmitResult> {
+  const { event, data, timeout } = out;
+  const headers = out.headers ?? natsHeaders();
+  // prepareEmit made an id when no uid was given; this covers other callers.
+  let uid = headers.get(HEADER_ID);
+  if (uid === "") {
+    uid = nuid.next();
+    headers.set(HEADER_ID, uid);
+  }
+  const send = (): Promise<PubAck> =>
+    publishAcked(
+      js,
+      {
+        event: event.name,
+        subject: event.subject,
+        uid,
+        timeout,
+        streamExists: () => streamExists(jsm, event.stream),
+      },
+      data,
+      headers,
+    );
+  if (observers.length === 0) return toResult(await send());
+  const start = performance.now();
+  try {
+    const result = toResult(await send());
+    notifyEmit(observers, {
+      event,
+      duration: performance.now() - start,
+      outcome: result.duplicate ? "duplicate" : "ok",
+      sync: true,
+    });
+    return result;
+  } catch (error) {
+    notifyEmit(observers, {
+      event,
+      duration: performance.now() - start,
+      outcome: "error",
+      sync: true,
+      error: asError(error),
+    });
+    throw error;
+  }
+}

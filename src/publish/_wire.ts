@@ -1,0 +1,124 @@
+// The wire form of an emit: the headers walnats sends (shared with Python
+// walnats), their size on the wire, and the `Walnats-Delay` format read back
+// by the engine (src/listen/_delay.ts).
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { CloudEvent } from "../cloud_event.ts";
+import {
+  HEADER_DELAY,
+  HEADER_ID,
+  HEADER_REPLY,
+  HEADER_TRACE,
+} from "../headers.ts";
+import type { EmitOptions } from "./options.ts";
+import { checkDelay } from "../_bounds.ts";
+
+const encoder = new TextEncoder();
+
+/** What only one emit carries, beyond its options. */
+export interface Extra {
+  uid?: string | undefined;
+  /** Overrides the CloudEvent's id (emitMany). */
+  ceId?: string | undefined;
+  reply?: string | undefined;
+}
+
+/**
+ * `Walnats-Delay`: the time before which no handler may run the message, as
+ * true UTC epoch seconds with a fraction, in text (walnats' format).
+ */
+export function formatDelay(until: number): string {
+  return String(until / 1000);
+}
+
+/** Bytes the headers take on the wire (they count against size limits). */
+export function headerSize(h: MsgHdrs | undefined): number {
+  if (h === undefined) return 0;
+  let text = "NATS/1.0\r\n";
+  for (const [key, values] of h) {
+    for (const value of values) text += `${key}: ${value}\r\n`;
+  }
+  text += "\r\n";
+  return encoder.encode(text).length;
+}
+
+/**
+ * Build the wire headers of an emit; `undefined` when there are none.
+ *
+ * @param event Event name, for error messages.
+ * @param options The emit options.
+ * @param extra Per-message uid (overrides `options.uid`), CloudEvent id
+ *   override, reply inbox.
+ * @param now Current time, epoch milliseconds (a seam for tests).
+ * @returns The headers.
+ * @throws {TypeError} `uid`, `traceId` or a `meta` header is malformed.
+ * @throws {RangeError} `delay` is negative, not finite, or over
+ *   `MAX_DELAY_MS` (365 days).
+ */
+export function buildHeaders(
+  event: string,
+  options: EmitOptions,
+  extra: Extra = {},
+  now: number = Date.now(),
+): MsgHdrs | undefined {
+  // Fast path: a plain emit carries no headers at all.
+  if (
+    options.meta === undefined && options.uid === undefined &&
+    options.traceId === undefined && options.delay === undefined &&
+    extra.uid === undefined && extra.ceId === undefined &&
+    extra.reply === undefined
+  ) {
+    return undefined;
+  }
+  const what = `Cannot emit event "${event}"`;
+  let meta: Readonly<Record<string, string>> | undefined;
+  let uid = extra.uid ?? options.uid;
+  if (options.meta instanceof CloudEvent) {
+    const cloud = options.meta;
+    meta = cloud.headers();
+    if (extra.ceId !== undefined) {
+      meta = new CloudEvent({ ...cloud.attributes, id: extra.ceId }).headers();
+    }
+    uid ??= extra.ceId ?? cloud.attributes.id;
+  } else if (options.meta !== undefined) {
+    if (typeof options.meta !== "object" || options.meta === null) {
+      throw new TypeError(
+        `${what}: meta must be a record of headers or a CloudEvent`,
+      );
+    }
+    meta = options.meta;
+  }
+  const h = natsHeaders();
+  const set = (key: string, value: unknown, field: string) => {
+    if (typeof value !== "string") {
+      throw new TypeError(
+        `${what}: ${field} must be a string, got ${typeof value}`,
+      );
+    }
+    try {
+      h.set(key, value);
+    } catch (error) {
+      throw new TypeError(
+        `${what}: ${field} is not a valid NATS header (${
+          (error as Error).message
+        })`,
+        { cause: error },
+      );
+    }
+  };
+  for (const [key, value] of Object.entries(meta ?? {})) {
+    set(key, value, `meta header "${key}"`);
+  }
+  if (uid !== undefined) {
+    if (uid === "") throw new TypeError(`${what}: uid must not be empty`);
+    set(HEADER_ID, uid, "uid");
+  }
+  if (options.traceId !== undefined) {
+    set(HEADER_TRACE, options.traceId, "traceId");
+  }
+  if (options.delay !== undefined) {
+    checkDelay(what, "delay", options.delay);
+    set(HEADER_DELAY, formatDelay(now + options.delay), "delay");
+  }
+  if (extra.reply !== undefined) set(HEADER_REPLY, extra.reply, "reply");
+  return h.keys().length === 0 ? undefined : h;
+}

@@ -1,0 +1,565 @@
+/**
+ * {@linkcode Publisher}: a connected {@linkcode Events} registry that
+ * registers streams, emits, requests and monitors.
+ *
+ * @module
+ */
+// `@ignore`: the types of these two packages are public there; deno doc
+// --lint would flag them as private here (denoland/deno#27364).
+/** @ignore */
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+/** @ignore */
+import {
+  createInbox,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+} from "@nats-io/nats-core";
+import { CloudEvent } from "../cloud_event.ts";
+import type { Codec } from "../codecs/codec.ts";
+import { RequestTimeoutError } from "../errors.ts";
+import type { AnyEvent, Event } from "../event.ts";
+import { inboxPrefix } from "../transports/_connection_options.ts";
+import { OPEN, type Opened } from "../transports/_open.ts";
+import { deadline } from "../_async.ts";
+import { timersOf } from "../_timers.ts";
+import {
+  MonitorFeed,
+  type MonitorItem,
+  type MonitorOptions,
+} from "./monitor.ts";
+import type {
+  EmitFailure,
+  EmitManyOptions,
+  EmitManyResult,
+  EmitOptions,
+  EmitResult,
+  HeaderHook,
+  RegisterOptions,
+  RegisterReport,
+  RequestOptions,
+} from "./options.ts";
+import { upsertStream } from "./_streams.ts";
+import { inWindow } from "./_window.ts";
+import { sendAcked } from "./_send.ts";
+import type { Extra } from "./_wire.ts";
+import { type Prepared, prepareEmit } from "./_prepare.ts";
+import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
+import { type Health, health } from "../ops/health.ts";
+import { type Status, status } from "../ops/status.ts";
+
+export type {
+  EmitFailure,
+  EmitManyOptions,
+  EmitManyResult,
+  EmitOptions,
+  EmitResult,
+  HeaderHook,
+  MonitorItem,
+  MonitorOptions,
+  RegisterOptions,
+  RegisterReport,
+  RequestOptions,
+};
+
+const DEFAULT_WINDOW = 256;
+const DEFAULT_TIMEOUT = 4000;
+/** Milliseconds an acknowledged emit may take, retries included. */
+const EMIT_TIMEOUT = 5000;
+
+/**
+ * A publisher: the connection made by {@linkcode Events.connect}.
+ *
+ * @example Emit and read the acknowledgement
+ * ```ts ignore
+ * import * as v from "valibot";
+ * import { Event, Events } from "@walnats/walnats";
+ *
+ * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+ * await using pub = await new Events(USER_CREATED).connect();
+ * await pub.register();
+ * const { sequence, duplicate } = await pub.emit(USER_CREATED, { id: 1 }, {
+ *   uid: "user-1",
+ * });
+ * ```
+ */
+export class Publisher implements AsyncDisposable {
+  /** The underlying NATS connection. */
+  readonly nc: NatsConnection;
+  /** The JetStream client. */
+  readonly js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #events: ReadonlyMap<string, AnyEvent>;
+  readonly #closeConnection: boolean;
+  readonly #hooks: readonly HeaderHook[];
+  readonly #observers: readonly EmitObserver[];
+  readonly #feeds = new Set<MonitorFeed>();
+  #closed = false;
+
+  private constructor(
+    opened: Opened,
+    events: readonly AnyEvent[],
+    hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[],
+  ) {
+    this.#observers = observers;
+    this.nc = opened.nc;
+    this.js = opened.js;
+    this.#jsm = opened.jsm;
+    this.#events = new Map(events.map((e) => [e.name, e]));
+    this.#closeConnection = opened.owned;
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Made by {@linkcode Events.connect}, not by users.
+   *
+   * @ignore
+   */
+  static [OPEN](
+    opened: Opened,
+    events: readonly AnyEvent[],
+    hooks: readonly HeaderHook[],
+    observers: readonly EmitObserver[] = [],
+  ): Publisher {
+    return new Publisher(opened, events, hooks, observers);
+  }
+
+  /** The registered events. */
+  get events(): AnyEvent[] {
+    return [...this.#events.values()];
+  }
+
+  #registered(event: AnyEvent, action: string): AnyEvent {
+    const name = (event as { name?: unknown } | null)?.name;
+    const known = typeof name === "string" ? this.#events.get(name) : undefined;
+    if (known === undefined) {
+      throw new TypeError(
+        `Cannot ${action} event "${
+          typeof name === "string" ? name : String(event)
+        }": it is not registered; add it to the Events registry`,
+      );
+    }
+    if (this.#closed) {
+      throw new TypeError(
+        `Cannot ${action} event "${name}": the publisher is closed`,
+      );
+    }
+    return event;
+  }
+
+  /**
+   * Create or update the streams of all registered events, concurrently.
+   *
+   * Each stream is looked up first; a missing one is created (if
+   * `create`), an existing one is compared with the event's configuration
+   * by the server and updated if it differs (if `update`). Every event is
+   * tried; the first failure is thrown after all have settled.
+   *
+   * @param options Whether to create missing and update differing streams.
+   * @returns What was done to each event's stream.
+   * @throws {StreamExistsError} A stream differs and `update` is false
+   *   (JetStream error 10058).
+   * @throws {StreamConfigError} The server refused a configuration or an
+   *   update (for example a change of storage type).
+   */
+  async register(options: RegisterOptions = {}): Promise<RegisterReport> {
+    const create = options.create ?? true;
+    const update = options.update ?? true;
+    const report: RegisterReport = {
+      created: [],
+      updated: [],
+      unchanged: [],
+      skipped: [],
+    };
+    const results = await Promise.allSettled(
+      [...this.#events.values()].map(async (event) => {
+        const outcome = await upsertStream(this.#jsm, event.streamConfig(), {
+          create,
+          update,
+          event: event.name,
+        });
+        report[outcome].push(event.name);
+      }),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+    for (const list of Object.values(report)) list.sort();
+    return report;
+  }
+
+  /** Encode, check size, and build headers; nothing is sent. */
+  #prepare(
+    event: AnyEvent,
+    message: unknown,
+    options: EmitOptions,
+    extra: Extra,
+  ): Promise<Prepared> {
+    return prepareEmit(event, message, options, extra, {
+      hooks: this.#hooks,
+      maxPayload: this.nc.info?.max_payload,
+    });
+  }
+
+  #publish(
+    event: AnyEvent,
+    data: Uint8Array,
+    headers: MsgHdrs | undefined,
+    timeout: number = EMIT_TIMEOUT,
+  ): Promise<EmitResult> {
+    return sendAcked(this.js, this.#jsm, this.#observers, {
+      event,
+      data,
+      headers,
+      timeout,
+    });
+  }
+
+  /**
+   * Emit a message of a registered event.
+   *
+   * The message is validated and encoded before anything is sent. With
+   * `sync: true` (the default) this resolves once the stream stored it.
+   *
+   * @typeParam I The event's input payload type.
+   * @param event A registered event.
+   * @param message The payload.
+   * @param options uid, traceId, delay, meta, sync.
+   * @returns The stream's acknowledgement, or `undefined` with `sync: false`.
+   * @throws {ValidationError} The payload does not match the schema.
+   * @throws {PayloadTooLargeError} The encoded message (payload and
+   *   headers) is over the event's `maxMessageSize`, or over the server's
+   *   `max_payload` less 4096 bytes kept so it can always be dead-lettered.
+   * @throws {TypeError} The event is not registered, the publisher is
+   *   closed, or `uid` or a `meta` header is malformed.
+   * @throws {RangeError} `delay` or `timeout` is negative or not finite,
+   *   or `delay` is over 365 days or not shorter than the event's `maxAge`.
+   * @throws {EmitError} No acknowledgement within `timeout` although the
+   *   emit was retried (no stream leader, server unreachable), or no stream
+   *   listens on the subject; it says whether the message may be stored.
+   *
+   * @example Emit with options
+   * ```ts ignore
+   * const ack = await pub.emit(USER_CREATED, { id: 1 }, {
+   *   uid: "user-1",
+   *   delay: 60_000,
+   *   meta: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+   * });
+   * console.log(ack.sequence, ack.duplicate);
+   * ```
+   */
+  emit<I>(
+    event: Event<unknown, I, unknown, unknown>,
+    message: NoInfer<I>,
+    options?: EmitOptions & { sync?: true },
+  ): Promise<EmitResult>;
+  /**
+   * Emit without waiting for the stream's acknowledgement (`sync: false`).
+   *
+   * @typeParam I The event's input payload type.
+   * @param event A registered event.
+   * @param message The payload.
+   * @param options uid, traceId, delay, meta, and `sync: false`.
+   * @returns `undefined`, once the message is handed to the connection.
+   * @throws {ValidationError} The payload does not match the schema.
+   * @throws {PayloadTooLargeError} The encoded message is too large.
+   * @throws {TypeError} The event is not registered, or an option is
+   *   malformed.
+   */
+  emit<I>(
+    event: Event<unknown, I, unknown, unknown>,
+    message: NoInfer<I>,
+    options: EmitOptions & { sync: false },
+  ): Promise<undefined>;
+  /**
+   * Emit, acknowledged or not depending on `options.sync`.
+   *
+   * @typeParam I The event's input payload type.
+   * @param event A registered event.
+   * @param message The payload.
+   * @param options uid, traceId, delay, meta, sync.
+   * @returns The acknowledgement, or `undefined` with `sync: false`.
+   * @throws {ValidationError} The payload does not match the schema.
+   * @throws {PayloadTooLargeError} The encoded message is too large.
+   * @throws {TypeError} The event is not registered, or an option is
+   *   malformed.
+   */
+  emit<I>(
+    event: Event<unknown, I, unknown, unknown>,
+    message: NoInfer<I>,
+    options?: EmitOptions,
+  ): Promise<EmitResult | undefined>;
+  async emit<I>(
+    event: Event<unknown, I, unknown, unknown>,
+    message: NoInfer<I>,
+    options: EmitOptions = {},
+  ): Promise<EmitResult | undefined> {
+    const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
+    const { data, headers } = await this.#prepare(ev, message, options, {});
+    if (options.sync === false) {
+      this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
+      if (this.#observers.length > 0) {
+        notifyEmit(this.#observers, {
+          event: ev,
+          duration: 0,
+          outcome: "ok",
+          sync: false,
+        });
+      }
+      return undefined;
+    }
+    return await this.#publish(ev, data, headers, options.timeout);
+  }
+
+  /**
+   * Emit many messages of one event with a bounded window of publishes in
+   * flight, and report exactly which failed so they can be retried.
+   *
+   * Every message is validated and acknowledged like `emit` (`sync: true`).
+   * A message that fails (validation, size, the server) does not stop the
+   * others.
+   *
+   * @typeParam I The event's input payload type.
+   * @param event A registered event.
+   * @param messages The payloads.
+   * @param options Window size, per-message uid, shared emit options.
+   * @returns Acknowledgements and failures by index.
+   * @throws {TypeError} The event is not registered.
+   * @throws {RangeError} `window` is not a positive integer.
+   *
+   * @example Emit in bulk and retry the failures
+   * ```ts ignore
+   * const users = [{ id: 1 }, { id: 2 }, { id: 3 }];
+   * const { failures } = await pub.emitMany(USER_CREATED, users, {
+   *   window: 64,
+   *   uid: (user) => `user-${user.id}`,
+   * });
+   * const retry = failures.map((f) => users[f.index]!);
+   * ```
+   */
+  async emitMany<I>(
+    event: Event<unknown, I, unknown, unknown>,
+    messages: Iterable<NoInfer<I>>,
+    options: EmitManyOptions<NoInfer<I>> = {},
+  ): Promise<EmitManyResult> {
+    const ev = this.#registered(event as AnyEvent, "emit");
+    checkTimeout(ev.name, options.timeout);
+    const window = options.window ?? DEFAULT_WINDOW;
+    if (!Number.isInteger(window) || window < 1) {
+      throw new RangeError(
+        `Cannot emit event "${ev.name}": window must be a positive integer, got ${window}`,
+      );
+    }
+    const shared: EmitOptions = {};
+    if (options.traceId !== undefined) shared.traceId = options.traceId;
+    if (options.delay !== undefined) shared.delay = options.delay;
+    if (options.meta !== undefined) shared.meta = options.meta;
+    const cloud = options.meta instanceof CloudEvent ? options.meta : undefined;
+    return await inWindow(
+      [...messages] as I[],
+      window,
+      options.signal,
+      () =>
+        new Error(`Cannot emit event "${ev.name}": aborted before sending`, {
+          cause: options.signal?.reason,
+        }),
+      async (item, index) => {
+        const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
+        const uid = options.uid?.(item, index) ?? ceId;
+        const { data, headers } = await this.#prepare(ev, item, shared, {
+          uid,
+          ceId,
+        });
+        return await this.#publish(ev, data, headers, options.timeout);
+      },
+    );
+  }
+
+  /**
+   * Emit a message and wait for the first actor's reply.
+   *
+   * The message carries a `Walnats-Reply` header naming a fresh inbox; the
+   * inbox subscription is removed whatever the outcome.
+   *
+   * @typeParam I The event's input payload type.
+   * @typeParam R The response type.
+   * @param event A registered event made with `withResponse`.
+   * @param message The payload.
+   * @param options Timeout (ms), abort signal, and emit options.
+   * @returns The decoded reply.
+   * @throws {RequestTimeoutError} No reply within `timeout`.
+   * @throws {ValidationError} The payload, or the reply, does not match its
+   *   schema.
+   * @throws {TypeError} The event has no response codec or is not registered.
+   * @throws {RangeError} `timeout` is not a positive number.
+   *
+   * @example Ask and wait for the answer
+   * ```ts ignore
+   * const GET_USER = new Event("get-user", v.object({ id: v.number() }))
+   *   .withResponse(v.object({ name: v.string() }));
+   * const { name } = await pub.request(GET_USER, { id: 1 }, { timeout: 2000 });
+   * ```
+   */
+  async request<I, R>(
+    // The conditional rejects, at compile time, events without a response.
+    event:
+      & Event<unknown, I, R, unknown>
+      & ([R] extends [never] ? { readonly response: never } : unknown),
+    message: NoInfer<I>,
+    options: RequestOptions = {},
+  ): Promise<R> {
+    const ev = this.#registered(event as AnyEvent, "request");
+    const codec = (ev.response ?? this.#events.get(ev.name)?.response) as
+      | Codec<R, unknown>
+      | undefined;
+    if (codec === undefined) {
+      throw new TypeError(
+        `Cannot request event "${ev.name}": it has no response; use event.withResponse(schema)`,
+      );
+    }
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) {
+      throw new RangeError(
+        `Cannot request event "${ev.name}": timeout must be a positive number of milliseconds, got ${timeout}`,
+      );
+    }
+    const signal = options.signal;
+    signal?.throwIfAborted();
+    const inbox = createInbox(inboxPrefix(this.nc));
+    const sub = this.nc.subscribe(inbox, { max: 1 });
+    try {
+      const work = (async (): Promise<Msg> => {
+        const { data, headers } = await this.#prepare(ev, message, options, {
+          reply: inbox,
+        });
+        await this.#publish(ev, data, headers);
+        for await (const msg of sub) return msg;
+        throw new Error(
+          `Cannot request event "${ev.name}": the connection closed before a reply arrived`,
+        );
+      })();
+      let reply: Msg;
+      try {
+        reply = await deadline(work, timeout, {
+          ...(signal ? { signal } : {}),
+          timers: timersOf(this.nc),
+        });
+      } catch (error) {
+        work.catch(() => {}); // the loser of the race must not go unobserved
+        if (error instanceof DOMException && error.name === "TimeoutError") {
+          throw new RequestTimeoutError(ev.name, timeout, { cause: error });
+        }
+        throw error;
+      }
+      return await codec.decode(reply.data);
+    } finally {
+      if (!sub.isClosed()) sub.unsubscribe();
+    }
+  }
+
+  /**
+   * A live feed of every registered event's messages (a core subscription:
+   * nothing is stored or acknowledged). Payloads that do not decode are
+   * yielded with their error and bytes, not thrown.
+   *
+   * The subscriptions are made when `monitor` is called, so messages this
+   * publisher emits afterwards are seen; for messages from other
+   * connections, `await pub.nc.flush()` first. The feed ends when `signal`
+   * aborts, when the publisher closes, or when the loop over it stops.
+   *
+   * @param options `signal` ends the feed.
+   * @returns The feed.
+   * @throws {TypeError} The publisher is closed.
+   *
+   * @example Watch everything for ten seconds
+   * ```ts ignore
+   * for await (const item of pub.monitor({ signal: AbortSignal.timeout(10_000) })) {
+   *   console.log(item.event.name, item.error ?? item.message);
+   * }
+   * ```
+   */
+  monitor(options: MonitorOptions = {}): AsyncIterableIterator<MonitorItem> {
+    if (this.#closed) {
+      throw new TypeError("Cannot monitor events: the publisher is closed");
+    }
+    const feed = new MonitorFeed(
+      this.nc,
+      [...this.#events.values()],
+      options.signal,
+      (ended) => this.#feeds.delete(ended),
+    );
+    if (!feed.ended) this.#feeds.add(feed);
+    return feed;
+  }
+
+  /**
+   * The state of the registered events' streams on the server, and of every
+   * consumer on them (the publisher does not know the actors' code, so
+   * their configuration is not checked). See `docs/operations.md`.
+   *
+   * @param options Milliseconds each JetStream request may take.
+   * @returns The report (plain JSON).
+   */
+  async status(options: { timeout?: number } = {}): Promise<Status> {
+    return await status(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
+  /**
+   * Liveness and readiness: connection, JetStream, every registered
+   * event's stream. Serve it with `healthHandler(pub)`.
+   *
+   * @param options Milliseconds each check may take.
+   * @returns The report (plain JSON); never throws.
+   */
+  async health(options: { timeout?: number } = {}): Promise<Health> {
+    return await health(this.nc, {
+      ...options,
+      events: this.events,
+      jetstream: this.#jsm.getOptions(),
+    });
+  }
+
+  /** Whether {@linkcode close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * End monitor feeds, then drain and close the connection if this
+   * publisher owns it, else flush what was published.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const feed of [...this.#feeds]) feed.end();
+    if (this.nc.isClosed()) return;
+    if (this.#closeConnection) {
+      await this.nc.drain();
+    } else {
+      await this.nc.flush();
+    }
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function checkTimeout(event: string, timeout: number | undefined): void {
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout))
+  ) {
+    throw new RangeError(
+      `Cannot emit event "${event}": timeout must be a positive number of milliseconds, got ${
+        String(timeout)
+      }`,
+    );
+  }
+}

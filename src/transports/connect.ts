@@ -1,0 +1,80 @@
+/**
+ * Runtime-agnostic `connect`: picks the runtime's transport adapter lazily,
+ * so the core never imports `node:` or `Deno.` code itself.
+ *
+ * @module
+ */
+// `@ignore`: these types are public in their own package; deno doc --lint
+// would flag them as private here (denoland/deno#27364).
+/** @ignore */
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+
+/** Where to connect: URL(s), nats-core options, or a live connection. */
+export type Server = string | string[] | ConnectionOptions | NatsConnection;
+
+/** What a transport adapter provides. */
+export interface Transport {
+  /** Open a connection with resolved defaults. */
+  connect(
+    server?: string | string[] | ConnectionOptions,
+  ): Promise<NatsConnection>;
+}
+
+/** Which runtime this is. */
+export function runtime(): "deno" | "bun" | "node" {
+  if ("Deno" in globalThis) return "deno";
+  if ("Bun" in globalThis) return "bun";
+  return "node";
+}
+
+let adapter: Promise<Transport> | undefined;
+
+// Connections made by connect() and not yet closed: the leak check of
+// `@walnats/walnats/testing` reads this.
+const live = new Set<NatsConnection>();
+
+/** How many connections made by {@linkcode connect} are still open. */
+export function openConnections(): number {
+  return live.size;
+}
+
+function load(): Promise<Transport> {
+  switch (runtime()) {
+    case "deno":
+      return import("./deno.ts");
+    case "bun":
+      return import("./bun.ts");
+    default:
+      return import("./node.ts");
+  }
+}
+
+/**
+ * Connect to NATS with the current runtime's transport.
+ *
+ * The server is the argument, else the `NATS_URL` environment variable
+ * (comma-separated URLs), else `nats://127.0.0.1:4222`. Unless the options
+ * say otherwise the connection reconnects forever.
+ *
+ * @param server URL, URL list, or nats-core connection options.
+ * @returns The connection.
+ *
+ * @example Connect and close
+ * ```ts ignore
+ * import { connect } from "@walnats/walnats";
+ *
+ * const nc = await connect("nats://127.0.0.1:4222");
+ * await nc.close();
+ * ```
+ */
+export function connect(
+  server?: string | string[] | ConnectionOptions,
+): Promise<NatsConnection> {
+  adapter ??= load();
+  return adapter.then(async (t) => {
+    const nc = await t.connect(server);
+    live.add(nc);
+    nc.closed().then(() => live.delete(nc), () => live.delete(nc));
+    return nc;
+  });
+}
