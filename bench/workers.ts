@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // Worker pool benchmark (issue 16): a CPU-bound actor (about 20 ms of
 // hashing a message) run on the main thread, then in 1 and in 2 workers,
 // while a trivial actor in the same process handles a ping every 20 ms; we

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
 // 06: handlers off the main thread. A CPU-bound handler runs in a worker of
 // the listener's pool, its return value is the reply of a request, and a
 // runaway handler is terminated at its timeout and retried.

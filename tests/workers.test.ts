@@ -1,7 +1,7 @@
 // Handlers in workers: typed messages and replies across the boundary, real
 // cancellation at jobTimeout, crashes that fail only their job, reuse, and
 // shutdown, for every isolation on every runtime (issue 16).
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +20,8 @@ import {
   WorkerCrashedError,
   workerHandler,
 } from "../mod.ts";
-import { WorkerPool } from "../src/workers/pool.ts";
+import { runningWorkers, WorkerPool } from "../src/workers/pool.ts";
+import { assertNoLeaks } from "../src/testing/leaks.ts";
 import type {
   crash,
   spin,
@@ -44,6 +45,15 @@ const BROKEN = new URL("./fixtures/workers/broken.ts", import.meta.url);
 const isDeno = "Deno" in globalThis;
 const isBun = "Bun" in globalThis;
 const ISOLATIONS: Isolation[] = ["thread", "process"];
+
+// Every test stops what it started: servers, connections, and workers.
+afterEach(async () => {
+  await assertNoLeaks();
+  await waitFor(() => runningWorkers() === 0, {
+    timeout: 5000,
+    what: () => `${runningWorkers()} worker(s) still running after the test`,
+  });
+});
 
 /** Failures and successes seen by the actor's middleware. */
 function recorder(): {
@@ -146,7 +156,7 @@ for (const isolation of ISOLATIONS) {
           SPIN,
           workerHandler<typeof spin>(HANDLERS, "spin", { terminateGrace: 200 }),
           {
-            jobTimeout: 3000,
+            jobTimeout: 4000,
             // Until the engine holds a slot until its handler settled, a
             // retry could start while the stuck worker still has its grace,
             // and spend its own jobTimeout waiting for it.

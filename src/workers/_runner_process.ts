@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- console output is moved off stdout, which carries the frames
 // Worker entry for the process pool: frames on stdin and stdout. The pool
 // kills the process with SIGKILL to cancel, which stops any loop.
 import process from "node:process";

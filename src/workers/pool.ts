@@ -89,6 +89,19 @@ interface PoolWorker {
   gone: boolean;
 }
 
+// Workers of every pool in this process that were started and have not
+// stopped yet: the leak check of the tests.
+let running = 0;
+
+/**
+ * Workers started by any pool of this process and not stopped yet.
+ *
+ * @returns The count.
+ */
+export function runningWorkers(): number {
+  return running;
+}
+
 function defaultWorkers(): number {
   const n = (globalThis as { navigator?: { hardwareConcurrency?: number } })
     .navigator?.hardwareConcurrency;
@@ -244,6 +257,7 @@ export class WorkerPool implements AsyncDisposable {
     this.#spawn.then((spawn) => {
       if (worker.gone) return;
       worker.link = spawn(events, this.#spawnOptions);
+      running++;
       if (worker.job !== undefined) this.#send(worker, worker.job);
     }).catch((error) => {
       this.#spawn = undefined;
@@ -345,6 +359,7 @@ export class WorkerPool implements AsyncDisposable {
   #onExit(worker: PoolWorker, error: Error): void {
     if (worker.gone) return;
     worker.gone = true;
+    if (worker.link !== undefined) running--;
     this.#drop(worker);
     const pending = worker.job;
     worker.job = undefined;
@@ -357,7 +372,7 @@ export class WorkerPool implements AsyncDisposable {
         ),
       );
     }
-    this.#dispatch();
+    this.#replace();
   }
 
   // Stop a worker and settle its job with `reason` once it cannot run any
@@ -371,14 +386,24 @@ export class WorkerPool implements AsyncDisposable {
     const stopped = (worker.link?.terminate() ?? Promise.resolve())
       .catch(() => {})
       .then(() => {
+        if (worker.link !== undefined) running--;
         this.#terminations.delete(stopped);
         if (pending !== undefined) {
           this.#finish(pending);
           pending.reject(reason);
         }
-        this.#dispatch();
+        this.#replace();
       });
     this.#terminations.add(stopped);
+  }
+
+  // A worker is gone: start its successor now rather than when the next job
+  // comes (a retry of the job that killed it, typically), so that job does
+  // not spend its jobTimeout waiting for a worker to boot.
+  #replace(): void {
+    this.#dispatch();
+    if (this.#closed || this.#workers.size >= this.maxWorkers) return;
+    this.#idle.push(this.#start());
   }
 
   #drop(worker: PoolWorker): void {
