@@ -8,27 +8,31 @@
  * processes, with retries, delays, timeouts and dead letters.
  *
  * @example Emit and handle an event
- * ```ts ignore
+ * ```ts
  * import * as v from "valibot";
  * import { Actor, Actors, Event, Events } from "@walnats/walnats";
+ * import { NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
+ * await using server = await NatsServer.start(); // or your NATS_URL
  * const USER_CREATED = new Event(
  *   "user-created",
  *   v.object({ id: v.number(), name: v.string() }),
  * );
- *
- * // publisher
- * await using pub = await new Events(USER_CREATED).connect();
- * await pub.register();
- * await pub.emit(USER_CREATED, { id: 1, name: "Ann" });
- *
- * // subscriber
+ * const greetings: string[] = [];
  * const GREET = new Actor("greet", USER_CREATED, (user) => {
- *   console.log(`hello, ${user.name}`);
+ *   greetings.push(`hello, ${user.name}`);
  * });
- * await using sub = await new Actors(GREET).connect();
+ *
+ * // subscriber side registers the consumer, publisher side the stream
+ * await using pub = await new Events(USER_CREATED).connect(server.url);
+ * await pub.register();
+ * await using sub = await new Actors(GREET).connect(server.url);
  * await sub.register();
- * await sub.listen({ signal: AbortSignal.timeout(10_000) });
+ *
+ * await pub.emit(USER_CREATED, { id: 1, name: "Ann" });
+ * await sub.listen({ burst: true }); // a service: listen({ signal })
+ * assert.deepEqual(greetings, ["hello, Ann"]);
  * ```
  *
  * @module

@@ -4,11 +4,20 @@
  * tests as for ours.
  *
  * @example Use a server in a test
- * ```ts ignore
- * import { NatsServer } from "@walnats/walnats/testing";
+ * ```ts
+ * import * as v from "valibot";
+ * import { Event, Events } from "@walnats/walnats";
+ * import { assertNoLeaks, NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
- * await using server = await NatsServer.start();
- * const pub = await events.connect(server.url);
+ * const PING = new Event("ping", v.object({}));
+ * {
+ *   await using server = await NatsServer.start(); // free port, temp store
+ *   await using pub = await new Events(PING).connect(server.url);
+ *   await pub.register();
+ *   assert.equal((await pub.emit(PING, {})).sequence, 1);
+ * } // the publisher closes, then the server stops and its store is removed
+ * await assertNoLeaks();
  * ```
  *
  * @module
