@@ -31,7 +31,7 @@ const RUNNER = new Actor(
   "example-runaway",
   RUNAWAY,
   workerHandler<typeof runaway>(worker, "runaway", { terminateGrace: 200 }),
-  { jobTimeout: 2000, retryDelay: [1000] },
+  { jobTimeout: 4000, retryDelay: [1000] },
 );
 
 const server = process.env.NATS_URL ? undefined : await NatsServer.start();
@@ -55,7 +55,7 @@ try {
   );
   console.log(`checksum of ${reply.name}: ${reply.checksum}`);
 
-  // Attempt 1 spins for ever: its worker is terminated 2200 ms in (timeout
+  // Attempt 1 spins for ever: its worker is terminated 4200 ms in (timeout
   // plus grace), and the retry, a second after the timeout, answers.
   const retried = await pub.request(
     RUNAWAY,
