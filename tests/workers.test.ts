@@ -156,7 +156,7 @@ for (const isolation of ISOLATIONS) {
           SPIN,
           workerHandler<typeof spin>(HANDLERS, "spin", { terminateGrace: 200 }),
           {
-            jobTimeout: 4000,
+            jobTimeout: 6000,
             // Until the engine holds a slot until its handler settled, a
             // retry could start while the stuck worker still has its grace,
             // and spend its own jobTimeout waiting for it.
@@ -213,7 +213,7 @@ for (const isolation of ISOLATIONS) {
       CRASH,
       workerHandler<typeof crash>(HANDLERS, "crash"),
       {
-        jobTimeout: silentExit ? 8000 : 30_000,
+        jobTimeout: silentExit ? 15_000 : 30_000,
         retryDelay: [0],
         maxAttempts: 3,
         middlewares: [rec.middleware],
@@ -235,7 +235,7 @@ for (const isolation of ISOLATIONS) {
       );
     await app.pub.emit(CRASH, { how: "uncaught" });
     await waitFor(() => rec.successes.length === 1, {
-      timeout: 30_000,
+      timeout: 60_000,
       what: () => `the job after an uncaught error to be retried ${failures()}`,
     });
     assert.equal(rec.failures.length, 1);
