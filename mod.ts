@@ -188,3 +188,11 @@ export type {
   StatusOptions,
 } from "./src/ops/status.ts";
 export type { EmitObserver, EmitRecord } from "./src/ops/emit_observer.ts";
+export { workerHandler } from "./src/workers/worker_handler.ts";
+export type {
+  WorkerFunction,
+  WorkerHandlerOptions,
+} from "./src/workers/worker_handler.ts";
+export type { Isolation, WorkerPoolOptions } from "./src/workers/pool.ts";
+export type { WorkerContext } from "./src/workers/worker_context.ts";
+export { WorkerCrashedError } from "./src/workers/worker_crashed_error.ts";

@@ -27,6 +27,7 @@ import { replyGuard } from "./_reply.ts";
 import { MAX_NAK_DELAY_MS } from "../_bounds.ts";
 import { asError } from "../_async.ts";
 import type { Timers } from "../_timers.ts";
+import { WORKER_POOL, type WorkerPool } from "../workers/pool.ts";
 
 /** What every job of one listener shares. */
 export interface JobEnv {
@@ -41,6 +42,8 @@ export interface JobEnv {
    * jobs), and every timer of the engine.
    */
   readonly timers: Timers;
+  /** The listener's worker pool, for handlers made by `workerHandler`. */
+  readonly workers?: WorkerPool;
 }
 
 /** Counters a job reports to. */
@@ -91,6 +94,9 @@ class JobContext implements Context {
   }
   working(): void {
     this.#job.msg.working();
+  }
+  get [WORKER_POOL](): WorkerPool | undefined {
+    return this.#job.env.workers;
   }
 }
 

@@ -21,6 +21,7 @@ import type { JobEnv, JobStats } from "./_job.ts";
 import { Puller, type PullerFailure } from "./_puller.ts";
 import { Scheduler } from "./_scheduler.ts";
 import { serverAtLeast } from "../_server_version.ts";
+import { WorkerPool, type WorkerPoolOptions } from "../workers/pool.ts";
 
 /** Options for {@linkcode Subscriber.listen}; times in milliseconds. */
 export interface ListenOptions {
@@ -51,6 +52,14 @@ export interface ListenOptions {
   grace?: number;
   /** Where to report. @default {consoleLogger("warn")} */
   logger?: Logger;
+  /**
+   * Workers running handlers made by `workerHandler` at once, in a pool
+   * this listener starts lazily and stops before `listen()` resolves.
+   * @default {navigator.hardwareConcurrency}
+   */
+  maxWorkers?: number;
+  /** How the pool's workers are isolated and limited. @default {{}} */
+  workers?: Omit<WorkerPoolOptions, "maxWorkers">;
 }
 
 /** What a finished {@linkcode Subscriber.listen} did. */
@@ -77,10 +86,14 @@ export interface ListenReport {
   skipped: number;
 }
 
-type Resolved = Required<Omit<ListenOptions, "signal" | "maxPolls">> & {
-  signal: AbortSignal | undefined;
-  maxPolls: number | undefined;
-};
+type Resolved =
+  & Required<
+    Omit<ListenOptions, "signal" | "maxPolls" | "maxWorkers" | "workers">
+  >
+  & {
+    signal: AbortSignal | undefined;
+    maxPolls: number | undefined;
+  };
 
 const WHAT = "Cannot listen";
 
@@ -120,6 +133,9 @@ export function resolveListenOptions(options: ListenOptions): Resolved {
   positiveInteger("maxJobs", maxJobs);
   positiveInteger("pollDelay", pollDelay);
   if (maxPolls !== undefined) positiveInteger("maxPolls", maxPolls);
+  if (options.maxWorkers !== undefined) {
+    positiveInteger("maxWorkers", options.maxWorkers);
+  }
   if (typeof grace !== "number" || !Number.isFinite(grace) || grace < 0) {
     throw new RangeError(
       `${WHAT}: grace must be a non-negative number of milliseconds, got ${
@@ -158,6 +174,7 @@ export class Listener {
   #overdue = 0;
   readonly #stop = new AbortController();
   readonly #pullers: Puller[];
+  readonly #workers: WorkerPool;
   #failure: Error | undefined;
 
   /**
@@ -182,12 +199,20 @@ export class Listener {
     this.#actors = actors;
     this.#timers = timersOf(nc);
     const { batch, maxJobs, maxPolls, pollDelay, burst, logger } = this.#opts;
+    // Nothing starts until a worker handler runs; closed when run() ends.
+    this.#workers = new WorkerPool({
+      ...options.workers,
+      ...(options.maxWorkers === undefined
+        ? {}
+        : { maxWorkers: options.maxWorkers }),
+    });
     const env: JobEnv = {
       nc,
       js,
       logger,
       termReasons: serverAtLeast(nc.info?.version, [2, 10, 4]),
       timers: this.#timers,
+      workers: this.#workers,
     };
     const scheduler = new Scheduler(maxJobs);
     const apiPrefix = jsm.getOptions().apiPrefix ?? "";
@@ -256,6 +281,7 @@ export class Listener {
       // listen() call would leave one behind.
       (statuses as { stop?: () => void }).stop?.();
       await statusWatch;
+      await this.#workers.close();
     }
     if (this.#failure !== undefined) throw this.#failure;
     return { ...this.#stats, overdue: this.#overdue };
