@@ -19,6 +19,7 @@ import type { Logger } from "../log.ts";
 import type { Middleware } from "../middlewares/middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
 import { judgeDelay } from "./_delay.ts";
+import { waitOut } from "./_delay_move.ts";
 import { replyGuard } from "./_reply.ts";
 import { MAX_NAK_DELAY_MS } from "../_bounds.ts";
 import { asError } from "../_async.ts";
@@ -200,7 +201,7 @@ export class Job {
     if (delay.kind === "wait") {
       this.#claimed = true;
       stats.delayed++;
-      msg.nak(delay.ms);
+      await waitOut(msg, delay.ms, actor, env);
       this.#settle();
       return;
     }
