@@ -141,12 +141,16 @@ export type {
   RegisterOptions,
   RegisterReport,
   RequestOptions,
+  Schedule,
+  ScheduleOptions,
 } from "./src/publish/publisher.ts";
 export { Subscriber } from "./src/listen/subscriber.ts";
 export type {
   DeadLettersOptions,
   ListenOptions,
   ListenReport,
+  PausedActor,
+  PauseRecord,
   ReplayOptions,
 } from "./src/listen/subscriber.ts";
 export { health, healthHandler } from "./src/ops/health.ts";
