@@ -17,7 +17,7 @@ import { Actor, Actors, Event, Events } from "@walnats/walnats";
 const REMINDER = new Event(
   "example-reminder-due",
   v.object({ text: v.string() }),
-  { description: "a reminder is due", limits: { maxAge: 3_600_000 } },
+  { description: "a reminder is due", limits: { maxAge: 2 * 86_400_000 } },
 );
 
 const stop = new AbortController();
@@ -37,11 +37,12 @@ await sub.register(); // also creates the event's delay stream
 const listening = sub.listen({ signal: stop.signal, pollDelay: 500 });
 
 // A thousand jobs for tomorrow do not delay the one for now.
-await pub.emitMany(
+const { failures } = await pub.emitMany(
   REMINDER,
   Array.from({ length: 1000 }, (_, i) => ({ text: `tomorrow ${i}` })),
-  { delay: 86_400_000 - 1 },
+  { delay: 86_400_000 },
 );
+if (failures.length > 0) throw failures[0]!.error;
 await pub.emit(REMINDER, { text: "in 1.5 s" }, { delay: 1500 });
 await pub.emit(REMINDER, { text: "now" });
 
