@@ -46,76 +46,97 @@ test("a delayed emit waits in the delay stream, not the event's, and runs once o
   const emittedAt = Date.now();
   await app.pub.emit(EV, { n: 1 }, { delay: 1500, uid: "one" });
   await app.pub.emit(EV, { n: 1 }, { delay: 1500, uid: "one" }); // a retry
-  assert.equal(await streamMessages(app.pub.nc, `walnats_delay_${EV.stream}`), 1);
+  assert.equal(
+    await streamMessages(app.pub.nc, `walnats_delay_${EV.stream}`),
+    1,
+  );
   assert.equal(await streamMessages(app.pub.nc, EV.stream), 0);
   await using listening = listenInBackground(app.sub, {
     pollDelay: 500,
     logger: silentLogger,
   });
-  await waitFor(() => runs.length === 1, { what: "the delayed message to run" });
+  await waitFor(() => runs.length === 1, {
+    what: "the delayed message to run",
+  });
   const report = await listening.stop();
   const run = runs[0]!;
-  assert.ok(run.at >= emittedAt + 1500, `ran ${emittedAt + 1500 - run.at} ms early`);
-  assert.ok(run.at <= emittedAt + 1500 + 1500, `ran ${run.at - emittedAt - 1500} ms late`);
+  assert.ok(
+    run.at >= emittedAt + 1500,
+    `ran ${emittedAt + 1500 - run.at} ms early`,
+  );
+  assert.ok(
+    run.at <= emittedAt + 1500 + 1500,
+    `ran ${run.at - emittedAt - 1500} ms late`,
+  );
   assert.equal(run.attempt, 1);
   assert.equal(run.delivery, 1, "waiting is not a delivery of the actor");
   assert.equal(runs.length, 1);
   assert.equal(report.released, 1);
   assert.equal(report.delayed, 0, "the actor never saw it early");
-  assert.equal(await streamMessages(app.pub.nc, `walnats_delay_${EV.stream}`), 0);
+  assert.equal(
+    await streamMessages(app.pub.nc, `walnats_delay_${EV.stream}`),
+    0,
+  );
 });
 
 for (const maxAckPending of [5, undefined]) {
-  test(`ready messages are handled at once behind 50 and 20,000 delayed ones (maxAckPending ${
-    maxAckPending ?? "default"
-  })`, async () => {
-    await using server = await NatsServer.start();
-    const EV = new Event(uniq("backlog"), Num);
-    const handled = new Map<number, number>();
-    const A = new Actor("ready-worker", EV, ({ n }) => {
-      handled.set(n, Date.now());
-    }, maxAckPending === undefined ? {} : { maxAckPending });
-    await using app = await connectActors(server, A);
-    // The listener starts with 50 pending, and gets 20,000 more later.
-    const fifty = Array.from({ length: 50 }, (_, i) => ({ n: 1000 + i }));
-    await app.pub.emitMany(EV, fifty, { delay: 120_000 });
-    await using _ = listenInBackground(app.sub, {
-      pollDelay: 500,
-      logger: silentLogger,
-    });
-    let sent = Date.now();
-    await app.pub.emit(EV, { n: 1 });
-    await waitFor(() => handled.has(1), { timeout: 3000, what: "ready 1" });
-    assert.ok(handled.get(1)! - sent <= 3000);
+  test(
+    `ready messages are handled at once behind 50 and 20,000 delayed ones (maxAckPending ${
+      maxAckPending ?? "default"
+    })`,
+    async () => {
+      await using server = await NatsServer.start();
+      const EV = new Event(uniq("backlog"), Num);
+      const handled = new Map<number, number>();
+      const A = new Actor("ready-worker", EV, ({ n }) => {
+        handled.set(n, Date.now());
+      }, maxAckPending === undefined ? {} : { maxAckPending });
+      await using app = await connectActors(server, A);
+      // The listener starts with 50 pending, and gets 20,000 more later.
+      const fifty = Array.from({ length: 50 }, (_, i) => ({ n: 1000 + i }));
+      await app.pub.emitMany(EV, fifty, { delay: 120_000 });
+      await using _ = listenInBackground(app.sub, {
+        pollDelay: 500,
+        logger: silentLogger,
+      });
+      let sent = Date.now();
+      await app.pub.emit(EV, { n: 1 });
+      await waitFor(() => handled.has(1), { timeout: 3000, what: "ready 1" });
+      assert.ok(handled.get(1)! - sent <= 3000);
 
-    const many = Array.from({ length: 20_000 }, (_, i) => ({ n: 10_000 + i }));
-    const { failures } = await app.pub.emitMany(EV, many, {
-      delay: 120_000,
-      window: 512,
-    });
-    assert.equal(failures.length, 0);
-    sent = Date.now();
-    await app.pub.emit(EV, { n: 2 });
-    await waitFor(() => handled.has(2), { timeout: 3000, what: "ready 2" });
-    assert.ok(handled.get(2)! - sent <= 3000);
-    assert.deepEqual([...handled.keys()].sort(), [1, 2], "nothing ran early");
-    await waitFor(async () => {
-      const info = await consumerInfo(app.pub.nc, EV.stream, "ready-worker");
-      return info.num_ack_pending === 0 && info.num_pending === 0;
-    }, { what: "no slot held by a future job" });
-  });
+      const many = Array.from(
+        { length: 20_000 },
+        (_, i) => ({ n: 10_000 + i }),
+      );
+      const { failures } = await app.pub.emitMany(EV, many, {
+        delay: 120_000,
+        window: 512,
+      });
+      assert.equal(failures.length, 0);
+      sent = Date.now();
+      await app.pub.emit(EV, { n: 2 });
+      await waitFor(() => handled.has(2), { timeout: 3000, what: "ready 2" });
+      assert.ok(handled.get(2)! - sent <= 3000);
+      assert.deepEqual([...handled.keys()].sort(), [1, 2], "nothing ran early");
+      await waitFor(async () => {
+        const info = await consumerInfo(app.pub.nc, EV.stream, "ready-worker");
+        return info.num_ack_pending === 0 && info.num_pending === 0;
+      }, { what: "no slot held by a future job" });
+    },
+  );
 }
 
 test("a Walnats-Delay published to the event's subject (Python walnats) is moved out of the consumer, then runs once on time", async () => {
   await using server = await NatsServer.start();
   const EV = new Event(uniq("py-delay"), Num);
   const runs = new Map<number, { at: number; attempt: number }[]>();
-  const record = (name: string) => ({ n }: { n: number }, ctx: { attempt: number }) => {
-    const list = runs.get(n) ?? [];
-    list.push({ at: Date.now(), attempt: ctx.attempt });
-    runs.set(n, list);
-    void name;
-  };
+  const record =
+    (name: string) => ({ n }: { n: number }, ctx: { attempt: number }) => {
+      const list = runs.get(n) ?? [];
+      list.push({ at: Date.now(), attempt: ctx.attempt });
+      runs.set(n, list);
+      void name;
+    };
   // Two actors on the event: one copy in the delay stream serves both.
   const A = new Actor("py-a", EV, record("a"), { maxAckPending: 5 });
   const B = new Actor("py-b", EV, record("b"), { maxAckPending: 5 });
@@ -138,10 +159,13 @@ test("a Walnats-Delay published to the event's subject (Python walnats) is moved
     what: "the ready message behind 20 delayed ones, maxAckPending 5",
   });
   assert.ok(Date.now() < due, "the ready one did not wait for the delayed");
-  await waitFor(() => [...runs.values()].every((r) => r.length === 2) && runs.size === 21, {
-    timeout: 8000,
-    what: "every delayed message to run once per actor",
-  });
+  await waitFor(
+    () => [...runs.values()].every((r) => r.length === 2) && runs.size === 21,
+    {
+      timeout: 8000,
+      what: "every delayed message to run once per actor",
+    },
+  );
   const report = await listening.stop();
   for (const [n, list] of runs) {
     assert.equal(list.length, 2, `message ${n} ran twice per actor`);
@@ -173,7 +197,10 @@ test("a release is stored once even if a mover died between publishing it and ac
   assert.equal(stored?.header?.get("Nats-Msg-Id"), "seven");
   // What the dead mover had published: the same id its successor will use.
   const h = natsHeaders();
-  h.set("Nats-Msg-Id", releaseId(stored!.header, `walnats_delay_${EV.stream}`, 1));
+  h.set(
+    "Nats-Msg-Id",
+    releaseId(stored!.header, `walnats_delay_${EV.stream}`, 1),
+  );
   await jetstream(raw).publish(EV.subject, JSON.stringify({ n: 7 }), {
     headers: h,
   });

@@ -85,9 +85,17 @@ test("a pause stored by the CLI's layout pauses; a value that is not a pause rec
   await using app = await connectActors(server, [A, B]);
   await pauseActor(app.pub.nc, "raw-a");
   const raw = await rawConnect(server);
-  await kvPut(jetstream(raw), "walnats_paused", "raw-b", new TextEncoder().encode("yes"));
+  await kvPut(
+    jetstream(raw),
+    "walnats_paused",
+    "raw-b",
+    new TextEncoder().encode("yes"),
+  );
   await raw.close();
-  await using _ = listenInBackground(app.sub, { pollDelay: 300, logger: silentLogger });
+  await using _ = listenInBackground(app.sub, {
+    pollDelay: 300,
+    logger: silentLogger,
+  });
   await app.pub.emit(EV, { n: 1 });
   await waitFor(() => ran.includes("b"), { what: "b, not paused" });
   await assert.rejects(waitFor(() => ran.includes("a"), { timeout: 1200 }));
@@ -120,11 +128,15 @@ test("two listeners running one schedule every second emit each tick once", asyn
   await using one = listenInBackground(app.sub, opts);
   await using two = listenInBackground(other, opts);
   const jsm = await jetstreamManager(app.pub.nc);
-  const lastSeq = async () => (await jsm.streams.info(EV.stream)).state.last_seq;
+  const lastSeq = async () =>
+    (await jsm.streams.info(EV.stream)).state.last_seq;
   await waitFor(async () => await lastSeq() >= 1, { timeout: 5000 });
   const start = Date.now();
   const first = await lastSeq();
-  await waitFor(() => Date.now() - start >= 10_000, { timeout: 11_000, interval: 200 });
+  await waitFor(() => Date.now() - start >= 10_000, {
+    timeout: 11_000,
+    interval: 200,
+  });
   const count = await lastSeq() - first;
   assert.ok(count >= 9 && count <= 11, `${count} ticks stored in 10 s`);
   assert.equal(await app.pub.removeSchedule("each-second"), true);
@@ -182,11 +194,15 @@ test("missed: catch-up emits the ticks missed since the last one; skip does not"
     logger: silentLogger,
   });
   const count = async () => (await jsm.streams.info(EV.stream)).state.last_seq;
-  await waitFor(async () => await count() >= 3, { what: "three caught-up ticks" });
+  await waitFor(async () => await count() >= 3, {
+    what: "three caught-up ticks",
+  });
   await waitFor(async () => ids.length === await count(), { what: "handled" });
   const report = await listening.stop();
   const index = current / period;
-  const expected = [index - 2, index - 1, index].map((i) => `schedule:catching-up:${i}`);
+  const expected = [index - 2, index - 1, index].map((i) =>
+    `schedule:catching-up:${i}`
+  );
   // "skipping" emits the current tick only if it is under 5 s old.
   if (now - current <= 5000) expected.push(`schedule:skipping:${index}`);
   assert.deepEqual(ids.sort(), expected.sort());
@@ -216,12 +232,18 @@ test("upsertSchedule checks its arguments and the message against the event", as
   await assert.rejects(app.pub.upsertSchedule("x", EV, { every: 0 }), {
     name: "RangeError",
   });
-  await assert.rejects(app.pub.upsertSchedule("x", EV, { cron: "61 * * * *" }), {
-    name: "TypeError",
-    message: /does not parse/,
-  });
   await assert.rejects(
-    app.pub.upsertSchedule("x", EV, { cron: "0 9 * * *", timeZone: "Mars/Base" }),
+    app.pub.upsertSchedule("x", EV, { cron: "61 * * * *" }),
+    {
+      name: "TypeError",
+      message: /does not parse/,
+    },
+  );
+  await assert.rejects(
+    app.pub.upsertSchedule("x", EV, {
+      cron: "0 9 * * *",
+      timeZone: "Mars/Base",
+    }),
     { name: "TypeError", message: /unknown time zone/ },
   );
   await assert.rejects(
@@ -236,7 +258,10 @@ test("upsertSchedule checks its arguments and the message against the event", as
     { name: "TypeError", message: /missed must be/ },
   );
   await assert.rejects(
-    app.pub.upsertSchedule("x", EV, { every: 1000, message: { n: "one" } as never }),
+    app.pub.upsertSchedule("x", EV, {
+      every: 1000,
+      message: { n: "one" } as never,
+    }),
     { name: "ValidationError" },
   );
   await app.pub.upsertSchedule("berlin", EV, {

@@ -48,4 +48,3 @@ export async function cronSchedule(
     index: (tick) => tick,
   };
 }
-

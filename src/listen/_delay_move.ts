@@ -51,15 +51,20 @@ export async function waitOut(
   }
   headers.set(HEADER_ID, id);
   try {
-    await publishAcked(env.js, {
-      event: actor.event.name,
-      subject: delaySubject(stream),
-      uid: id,
-      // Well inside the ack wait, so the original is not redelivered
-      // meanwhile.
-      timeout: Math.max(250, Math.min(5000, actor.ackWait / 2)),
-      streamExists: () => Promise.resolve(undefined),
-    }, msg.data, headers);
+    await publishAcked(
+      env.js,
+      {
+        event: actor.event.name,
+        subject: delaySubject(stream),
+        uid: id,
+        // Well inside the ack wait, so the original is not redelivered
+        // meanwhile.
+        timeout: Math.max(250, Math.min(5000, actor.ackWait / 2)),
+        streamExists: () => Promise.resolve(undefined),
+      },
+      msg.data,
+      headers,
+    );
   } catch (error) {
     env.logger.warn(
       "could not move a delayed message to its delay stream; it waits in the consumer",

@@ -3,7 +3,11 @@
 // yet due with the time left (the server keeps the timer), and publishes
 // the due ones to the event's subject, then acks them. A fetch holds at most
 // BATCH messages, so memory does not grow with the backlog.
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type {
+  JetStreamClient,
+  JetStreamManager,
+  JsMsg,
+} from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import type { AnyEvent } from "../event.ts";
 import { HEADER_DELAY, HEADER_ID } from "../headers.ts";
@@ -177,20 +181,25 @@ export class DelayMover {
     // header kept: every actor dead-letters it with the reason.
     const headers = releaseHeaders(m.headers, id, poison);
     try {
-      await publishAcked(this.#js, {
-        event: this.event.name,
-        subject: this.event.subject,
-        uid: id,
-        timeout: RELEASE_TIMEOUT,
-        streamExists: async () => {
-          try {
-            await this.#jsm.streams.info(this.event.stream);
-            return true;
-          } catch {
-            return undefined;
-          }
+      await publishAcked(
+        this.#js,
+        {
+          event: this.event.name,
+          subject: this.event.subject,
+          uid: id,
+          timeout: RELEASE_TIMEOUT,
+          streamExists: async () => {
+            try {
+              await this.#jsm.streams.info(this.event.stream);
+              return true;
+            } catch {
+              return undefined;
+            }
+          },
         },
-      }, m.data, headers);
+        m.data,
+        headers,
+      );
     } catch (error) {
       this.#logger.warn("could not release a delayed message; retrying", {
         event: this.event.name,

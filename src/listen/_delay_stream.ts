@@ -3,10 +3,10 @@
 // docs/delays-and-schedules.md). Names, configurations, and creating both.
 import {
   AckPolicy,
+  type ConsumerConfig,
   DeliverPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
-  type ConsumerConfig,
   type JetStreamManager,
   RetentionPolicy,
   type StreamConfig,

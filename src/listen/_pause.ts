@@ -49,9 +49,12 @@ export class PauseWatch {
     } catch (error) {
       if (!this.#failing) {
         this.#failing = true;
-        this.#logger.warn("could not read paused actors; keeping the last state", {
-          error,
-        });
+        this.#logger.warn(
+          "could not read paused actors; keeping the last state",
+          {
+            error,
+          },
+        );
       }
       return;
     }

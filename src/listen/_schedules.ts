@@ -3,10 +3,7 @@
 // event has an actor here is emitted on its ticks, with the id
 // `schedule:<id>:<index>` so that however many listeners run it the
 // event's stream stores each tick once (see docs/delays-and-schedules.md).
-import {
-  type JetStreamClient,
-  type JetStreamManager,
-} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import {
   cronSchedule,
@@ -248,23 +245,31 @@ export class ScheduleRunner {
       data = encoded instanceof Promise ? await encoded : encoded;
     } catch (error) {
       // The stored payload does not fit the event: no retry fixes that.
-      this.#logger.error("schedule's message does not fit its event; tick not emitted", {
-        ...fields,
-        error,
-      });
+      this.#logger.error(
+        "schedule's message does not fit its event; tick not emitted",
+        {
+          ...fields,
+          error,
+        },
+      );
       return true;
     }
     const headers = natsHeaders();
     headers.set(HEADER_ID, uid);
     headers.set(HEADER_SCHEDULE, def.id);
     try {
-      const ack = await publishAcked(this.#js, {
-        event: event.name,
-        subject: event.subject,
-        uid,
-        timeout: 5000,
-        streamExists: () => Promise.resolve(undefined),
-      }, data, headers);
+      const ack = await publishAcked(
+        this.#js,
+        {
+          event: event.name,
+          subject: event.subject,
+          uid,
+          timeout: 5000,
+          streamExists: () => Promise.resolve(undefined),
+        },
+        data,
+        headers,
+      );
       this.#stats.ticks++;
       this.#logger.debug("schedule emitted a tick", {
         ...fields,

@@ -30,8 +30,8 @@ import { type Health, health } from "../ops/health.ts";
 import { type Status, status } from "../ops/status.ts";
 import {
   listPaused,
-  type PausedActor,
   pauseActor,
+  type PausedActor,
   type PauseRecord,
   resumeActor,
 } from "../ops/pause.ts";
@@ -102,9 +102,7 @@ export class Subscriber implements AsyncDisposable {
     // actor's consumer exists is not kept for it.
     await Promise.all(this.#actors.map((actor) => this.#registerOne(actor)));
     await Promise.all([
-      ...[...all.values()].map((event) =>
-        ensureDelayStream(this.#jsm, event)
-      ),
+      ...[...all.values()].map((event) => ensureDelayStream(this.#jsm, event)),
       ...[...events.values()].map((event) =>
         ensureDeadLetterStream(this.#jsm, event)
       ),

@@ -608,7 +608,9 @@ export class Publisher implements AsyncDisposable {
     const ev = this.#registered(event as AnyEvent, "schedule");
     if (typeof options !== "object" || options === null) {
       throw new TypeError(
-        `Cannot store schedule ${JSON.stringify(id)}: options must be an object`,
+        `Cannot store schedule ${
+          JSON.stringify(id)
+        }: options must be an object`,
       );
     }
     const schedule: Schedule = { id, event: ev.name };
