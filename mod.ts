@@ -160,12 +160,16 @@ export type {
   RegisterOptions,
   RegisterReport,
   RequestOptions,
+  Schedule,
+  ScheduleOptions,
 } from "./src/publish/publisher.ts";
 export { Subscriber } from "./src/listen/subscriber.ts";
 export type {
   DeadLettersOptions,
   ListenOptions,
   ListenReport,
+  PausedActor,
+  PauseRecord,
   ReplayOptions,
   SubscriberRegisterOptions,
 } from "./src/listen/subscriber.ts";

@@ -121,6 +121,26 @@ const EXAMPLES: Row[] = [
     },
   },
   {
+    example: "10_schedules.ts",
+    server: true,
+    check(out) {
+      const lines = out.split("\n");
+      const at = (text: string) => {
+        const line = lines.find((l) => l.startsWith(`${text} after `));
+        assert.ok(line, `${text} was handled:\n${out}`);
+        return Number(line.split(" ").at(-2));
+      };
+      assert.ok(at("now") < at("in 1.5 s"), "the ready one came first");
+      assert.ok(at("in 1.5 s") >= 1.5, "not before its time");
+      assert.ok(!out.includes("tomorrow"), "nothing for tomorrow ran");
+      assert.ok(lines.filter((l) => l.startsWith("tick after")).length >= 2);
+      assert.ok(at("after resume") >= 0);
+      assert.match(out, /^paused: example-remind$/m);
+      assert.match(out, /still delayed/);
+      assert.match(out, / 1000 still delayed$/m);
+    },
+  },
+  {
     example: "05_operations.ts",
     check(out) {
       const lines = out.split("\n");

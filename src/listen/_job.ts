@@ -23,6 +23,7 @@ import type { Logger } from "../log.ts";
 import type { Middleware } from "../middlewares/middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
 import { judgeDelay } from "./_delay.ts";
+import { waitOut } from "./_delay_move.ts";
 import { replyGuard } from "./_reply.ts";
 import { MAX_NAK_DELAY_MS } from "../_bounds.ts";
 import { asError } from "../_async.ts";
@@ -261,9 +262,11 @@ export class Job {
       now,
     }, { maxAttempts: actor.maxAttempts, maxDeliver: this.maxDeliver });
     if (plan.kind === "wait") {
+      // Waits longer than a moment move to the delay stream (_delay_move.ts)
+      // instead of holding a slot of the consumer.
       this.#claimed = true;
       stats.delayed++;
-      msg.nak(plan.delay);
+      await waitOut(msg, plan.delay, actor, env);
       this.#settle();
       return;
     }

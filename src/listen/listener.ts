@@ -22,6 +22,9 @@ import { Puller, type PullerFailure } from "./_puller.ts";
 import { Scheduler } from "./_scheduler.ts";
 import { serverAtLeast } from "../_server_version.ts";
 import { WorkerPool, type WorkerPoolOptions } from "../workers/pool.ts";
+import { DelayMover, type MoverStats } from "./_delay_mover.ts";
+import { PauseWatch } from "./_pause.ts";
+import { ScheduleRunner, type ScheduleStats } from "./_schedules.ts";
 
 /** Options for {@linkcode Subscriber.listen}; times in milliseconds. */
 export interface ListenOptions {
@@ -70,7 +73,11 @@ export interface ListenReport {
   failed: number;
   /** Messages moved to the dead-letter stream (or terminated). */
   deadLettered: number;
-  /** Deliveries nak'd to wait out a `delay`. */
+  /**
+   * Deliveries that came before their `Walnats-Delay` (published to the
+   * event's subject, as Python walnats does) and were moved to the delay
+   * stream or nak'd to wait.
+   */
   delayed: number;
   /**
    * Jobs whose handler ran past `jobTimeout`; each kept its job slot (and
@@ -84,6 +91,10 @@ export interface ListenReport {
   overdue: number;
   /** Replayed dead letters meant for another actor: acked without running. */
   skipped: number;
+  /** Delayed messages this listener released to their event when due. */
+  released: number;
+  /** Schedule ticks this listener emitted (duplicates of others included). */
+  ticks: number;
 }
 
 type Resolved =
@@ -175,6 +186,13 @@ export class Listener {
   readonly #stop = new AbortController();
   readonly #pullers: Puller[];
   readonly #workers: WorkerPool;
+  readonly #background: { released: number; ticks: number } = {
+    released: 0,
+    ticks: 0,
+  };
+  readonly #movers: DelayMover[];
+  readonly #pauses: PauseWatch;
+  readonly #schedules: ScheduleRunner;
   #failure: Error | undefined;
 
   /**
@@ -226,6 +244,23 @@ export class Listener {
         apiPrefix,
       }, (f) => this.#onFailure(f))
     );
+    // One mover per event (several actors may share one), the pause
+    // watch, and the schedules of these events: docs/delays-and-schedules.md.
+    const events = [...new Map(actors.map((a) => [a.event.name, a.event]))
+      .values()];
+    const stats: MoverStats & ScheduleStats = this.#background;
+    this.#movers = events.map((e) =>
+      new DelayMover(e, js, jsm, this.#timers, logger, stats)
+    );
+    this.#pauses = new PauseWatch(jsm, this.#pullers, this.#timers, logger);
+    this.#schedules = new ScheduleRunner(
+      js,
+      jsm,
+      events,
+      this.#timers,
+      logger,
+      stats,
+    );
   }
 
   /**
@@ -259,8 +294,18 @@ export class Listener {
       maxJobs,
       batch,
     });
+    let background: Promise<unknown> | undefined;
     try {
       await this.#readMaxDeliver();
+      // A paused actor must not pull even once.
+      await this.#pauses.check();
+      if (burst) {
+        await Promise.all(this.#movers.map((m) => m.once()));
+      } else {
+        for (const m of this.#movers) m.start();
+        this.#pauses.start();
+        this.#schedules.start();
+      }
       for (const p of pullers) p.start();
       if (burst) {
         await Promise.race([
@@ -270,8 +315,10 @@ export class Listener {
       } else {
         await aborted(stop.signal);
       }
+      background = this.#stopBackground();
       await this.#drain();
     } finally {
+      await (background ?? this.#stopBackground());
       signal?.removeEventListener("abort", onAbort);
       for (const p of pullers) p.close();
       if (!this.#nc.isClosed()) {
@@ -284,7 +331,7 @@ export class Listener {
       await this.#workers.close();
     }
     if (this.#failure !== undefined) throw this.#failure;
-    return { ...this.#stats, overdue: this.#overdue };
+    return { ...this.#stats, overdue: this.#overdue, ...this.#background };
   }
 
   // Attempts are accounted against the consumer's own max_deliver, which a
@@ -316,6 +363,16 @@ export class Listener {
         // actor's own value stands.
       }
     }));
+  }
+
+  // Movers finish the fetch in flight (about a second at most); the pause
+  // watch and the schedules stop at once (a tick being emitted finishes).
+  #stopBackground(): Promise<unknown> {
+    return Promise.all([
+      ...this.#movers.map((m) => m.stop()),
+      this.#pauses.stop(),
+      this.#schedules.stop(),
+    ]);
   }
 
   #onFailure(f: PullerFailure): void {
