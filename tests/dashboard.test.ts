@@ -16,6 +16,7 @@ import {
   nodeListener,
 } from "../src/dashboard/mod.ts";
 import { ASSETS } from "../src/dashboard/_assets.ts";
+import { main } from "../src/cli/main.ts";
 import { listPaused, upsertSchedule } from "../src/ops/mod.ts";
 import { Service, Services } from "../src/services/services.ts";
 import {
@@ -755,12 +756,12 @@ test("the overview's charts come from periodic samples", async () => {
   for (let n = 0; n < 5; n++) await sys.pub.emit(PLACED, { n: 100 + n });
   await waitFor(async () => {
     const page = await (await get(d, "/")).text();
-    return /aria-label="emits of shop\.order-placed over the last 10 minutes: now [\d.]+\/s, min [\d.]+\/s, max (?!0\/s)[\d.]+\/s"/
+    return /aria-label="emits of shop\.order-placed over the last \d+ (?:seconds|minutes): now [\d.]+\/s, min [\d.]+\/s, max (?!0\/s)[\d.]+\/s"/
       .test(page);
   }, { what: "an emit rate above zero in the chart" });
   const page = await (await get(d, "/")).text();
   const lag =
-    /aria-label="lag of pack-order over the last 10 minutes: now (\d+), min (\d+), max (\d+)"/
+    /aria-label="lag of pack-order over the last \d+ (?:seconds|minutes): now (\d+), min (\d+), max (\d+)"/
       .exec(page);
   assert.ok(lag, "a lag chart for pack-order");
   assert.equal(Number(lag[1]), 8, "3 + 5 new");
@@ -892,4 +893,104 @@ test("served over HTTP by node:http (nodeListener), Deno.serve or Bun.serve", as
   } finally {
     for (const s of servers) await s.stop();
   }
+});
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) },
+  };
+}
+
+test("walnats dashboard serves the dashboard until stopped, actions only with the admin token", async () => {
+  await using server = await NatsServer.start();
+  await using sys = await scenario(server);
+  const { out, err, io } = capture();
+  const controller = new AbortController();
+  const running = main(
+    [
+      "dashboard",
+      "--port",
+      "0",
+      "--server",
+      server.url,
+      "--prefix",
+      "/ops",
+      "--refresh",
+      "1s",
+    ],
+    io,
+    {
+      signal: controller.signal,
+      env: (n) => n === "WALNATS_DASHBOARD_TOKEN" ? TOKEN : undefined,
+    },
+  );
+  try {
+    const line = await waitFor(
+      () => out.find((l) => l.startsWith("dashboard on ")),
+      {
+        what: () => `the URL in ${JSON.stringify([...out, ...err])}`,
+      },
+    );
+    const m =
+      /^dashboard on (http:\/\/127\.0\.0\.1:\d+\/ops\/) \(actions need the admin token\)$/
+        .exec(line);
+    assert.ok(m, line);
+    const page = await fetch(m[1]!);
+    assert.equal(page.status, 200);
+    assertSecure(page);
+    const text = await page.text();
+    assert.equal(field(actorRow(text, PLACED.name, PACK.name), "pending"), 3);
+    const replay = await fetch(`${m[1]}api/replay`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${TOKEN}`,
+      },
+      body: JSON.stringify({ event: PLACED.name, sequences: [1] }),
+    });
+    assert.deepEqual(await replay.json(), { replayed: 1, remaining: 0 });
+    assert.ok(
+      err.some((l) => / replay event=shop\.order-placed count=1$/.test(l)),
+      err.join("\n"),
+    );
+  } finally {
+    controller.abort();
+  }
+  assert.equal(await running, 0);
+  assert.ok(err.includes("dashboard stopped"));
+});
+
+test("walnats dashboard refuses bad options and says why", async () => {
+  await using server = await NatsServer.start();
+  const cases: [string[], number, RegExp][] = [
+    [["--admin-token", "short"], 2, /at least 16 characters/],
+    [["--read-only", "--admin-token", TOKEN], 2, /not both/],
+    [["--port", "99999"], 2, /--port must be 0 to 65535/],
+    [["--prefix", "ops/"], 2, /--prefix must be a path/],
+    [["--export", "x"], 2, /--export goes with --services/],
+    [["--refresh", "soon"], 2, /--refresh must be a duration/],
+    [["--services", "./no-such-module.ts"], 1, /cannot import/],
+  ];
+  for (const [args, code, message] of cases) {
+    const { err, io } = capture();
+    assert.equal(
+      await main(["dashboard", "--server", server.url, ...args], io),
+      code,
+      args.join(" "),
+    );
+    assert.match(err.join("\n"), message);
+  }
+  const { err, io } = capture();
+  assert.equal(
+    await main(
+      ["dashboard", "--port", "0", "--server", "nats://127.0.0.1:1"],
+      io,
+    ),
+    1,
+  );
+  assert.match(err.join("\n"), /cannot connect to nats:\/\/127\.0\.0\.1:1/);
 });

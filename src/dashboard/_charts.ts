@@ -12,6 +12,12 @@ function fmt(v: number): string {
   return v.toFixed(Math.abs(v) >= 10 ? 1 : 2);
 }
 
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} seconds`;
+  return `${Math.round(s / 60)} minutes`;
+}
+
 /**
  * A sparkline of `points` over the window ending now.
  *
@@ -30,22 +36,22 @@ export function sparkline(
       points.length === 1 ? `${fmt(points[0]!.v)}${unit}` : "no data yet"
     }</span>`;
   }
-  const start = now - windowMs;
+  // Until the window has filled, the chart spans the samples there are.
+  const start = Math.max(now - windowMs, points[0]!.t);
+  const span = Math.max(1, now - start);
   const values = points.map((p) => p.v);
   const max = Math.max(...values);
   const min = Math.min(...values);
   const top = max === 0 ? 1 : max;
   const coords = points.map((p) => {
-    const x = Math.max(0, ((p.t - start) / windowMs) * W);
+    const x = Math.min(W, Math.max(0, ((p.t - start) / span) * W));
     const y = H - 2 - (p.v / top) * (H - 4);
     return `${x.toFixed(1)},${y.toFixed(1)}`;
   }).join(" ");
   const last = values.at(-1)!;
-  const label = `${what} over the last ${
-    Math.round(windowMs / 60_000)
-  } minutes: now ${fmt(last)}${unit}, min ${fmt(min)}${unit}, max ${
-    fmt(max)
-  }${unit}`;
+  const label = `${what} over the last ${duration(span)}: now ${
+    fmt(last)
+  }${unit}, min ${fmt(min)}${unit}, max ${fmt(max)}${unit}`;
   return html`
     <svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}"
       height="${H}" role="img" aria-label="${label}">

@@ -77,8 +77,9 @@ export function page(
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <meta name="referrer" content="no-referrer">
         <title>${heading} · ${ctx.title}</title>
-        <link rel="icon" href="${ctx.prefix}/assets/icon.svg?v=${ctx.version}" type="image/svg+xml">
-<link rel="stylesheet" href="${ctx.prefix}/assets/style.css?v=${ctx
+        <link rel="icon" href="${ctx.prefix}/assets/icon.svg?v=${ctx.version}"
+          type="image/svg+xml">
+        <link rel="stylesheet" href="${ctx.prefix}/assets/style.css?v=${ctx
           .version}">
         <script type="module"
           src="${ctx.prefix}/assets/app.js?v=${ctx.version}"></script>
@@ -87,14 +88,14 @@ export function page(
         data-read-only="${ctx.readOnly}">
         <a class="skip" href="#main">Skip to content</a>
         <header class="top">
-    <p class="brand"><a href="${href(ctx, "/")}">${ctx.title}</a></p>
-    <nav aria-label="Dashboard"><ul>${nav}</ul></nav>
-    ${mode}
-        </header>
+        <p class="brand"><a href="${href(ctx, "/")}">${ctx.title}</a></p>
+        <nav aria-label="Dashboard"><ul>${nav}</ul></nav>
+        ${mode}
+            </header>
         <main id="main">
-    <h1>${heading}</h1>
-    ${body}
-        </main>
+        <h1>${heading}</h1>
+        ${body}
+            </main>
         <div id="notice" class="notice" role="status" aria-live="polite"></div>
       </body>
     </html>

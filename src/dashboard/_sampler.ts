@@ -48,6 +48,7 @@ export class Sampler {
   #latest: { at: number; status: Status } | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
+  #generation = 0;
 
   constructor(read: () => Promise<Status>, options: SamplerOptions) {
     this.#read = read;
@@ -60,14 +61,27 @@ export class Sampler {
     if (latest !== undefined && Date.now() - latest.at <= maxAge) {
       return Promise.resolve(latest.status);
     }
-    this.#inFlight ??= this.#read().then((status) => {
-      this.#latest = { at: Date.now(), status };
+    if (this.#inFlight !== undefined) return this.#inFlight;
+    const generation = this.#generation;
+    const read = this.#read().then((status) => {
+      // A read that started before an action is not its result.
+      if (generation === this.#generation) {
+        this.#latest = { at: Date.now(), status };
+      }
       this.#record(status);
       return status;
     }).finally(() => {
-      this.#inFlight = undefined;
+      if (this.#inFlight === read) this.#inFlight = undefined;
     });
-    return this.#inFlight;
+    this.#inFlight = read;
+    return read;
+  }
+
+  /** Forget the latest read (something changed): the next one is fresh. */
+  invalidate(): void {
+    this.#generation++;
+    this.#latest = undefined;
+    this.#inFlight = undefined;
   }
 
   /** Start sampling every `every` ms (no-op when running). */

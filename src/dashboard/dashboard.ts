@@ -404,6 +404,7 @@ export function dashboard(options: DashboardOptions): Dashboard {
   let asyncapi: Promise<unknown> | undefined;
 
   const audit = (record: Omit<ActionRecord, "time">) => {
+    sampler.invalidate();
     try {
       options.onAction?.({ ...record, time: new Date().toISOString() });
     } catch {
@@ -594,14 +595,12 @@ export function dashboard(options: DashboardOptions): Dashboard {
       requireActor(await current(), body.actor);
       const record = await pauseActor(await connection(), body.actor as string);
       audit({ action: "pause", actor: body.actor as string, count: 1 });
-      await sampler.current(0).catch(() => {});
       return json(record);
     },
     "/api/resume": async (body) => {
       requireActor(await current(), body.actor);
       const was = await resumeActor(await connection(), body.actor as string);
       audit({ action: "resume", actor: body.actor as string, count: 1 });
-      await sampler.current(0).catch(() => {});
       return json({ resumed: was });
     },
   };

@@ -20,10 +20,6 @@
  * @module
  */
 export { dashboard } from "./dashboard.ts";
-export type {
-  ActionRecord,
-  Dashboard,
-  DashboardOptions,
-} from "./dashboard.ts";
+export type { ActionRecord, Dashboard, DashboardOptions } from "./dashboard.ts";
 export { nodeListener } from "./node.ts";
 export type { NodeRequest, NodeResponse } from "./node.ts";
