@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import * as v from "valibot";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import { Actor, Actors, Event, Events, silentLogger, status } from "../mod.ts";
+import { Actor, Event, silentLogger, status } from "../mod.ts";
 import {
   type ActionRecord,
   type Dashboard,
@@ -771,7 +771,7 @@ test("the overview's charts come from periodic samples", async () => {
 
 test("a dashboard given a server connects on first use and closes its connection", async () => {
   await using server = await NatsServer.start();
-  await using sys = await scenario(server);
+  await using _sys = await scenario(server);
   const d = dashboard({ server: server.url });
   const page = await (await get(d, "/")).text();
   assert.equal(field(actorRow(page, PLACED.name, PACK.name), "pending"), 3);
@@ -907,7 +907,7 @@ function capture() {
 
 test("walnats dashboard serves the dashboard until stopped, actions only with the admin token", async () => {
   await using server = await NatsServer.start();
-  await using sys = await scenario(server);
+  await using _sys = await scenario(server);
   const { out, err, io } = capture();
   const controller = new AbortController();
   const running = main(

@@ -24,6 +24,7 @@ const TOKEN = "browser-test-token-0123456789";
 const skip = existsSync(CHROMIUM)
   ? false
   : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+// deno-lint-ignore no-console -- the skip must be visible in the output
 if (skip) console.log(`SKIP dashboard_browser.test.ts: ${skip}`);
 
 test(
@@ -100,6 +101,8 @@ test(
       const page = await browser.newPage({
         viewport: { width: 1366, height: 800 },
       });
+      // Generous: the machine running the tests may be busy.
+      page.setDefaultTimeout(60_000);
       const problems: string[] = [];
       page.on("console", (m) => {
         if (m.type() === "error") problems.push(m.text());
