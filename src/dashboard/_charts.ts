@@ -3,7 +3,7 @@
 import { type Html, html, raw } from "./_html.ts";
 import type { Point } from "./_sampler.ts";
 
-const W = 120;
+const W = 90;
 const H = 28;
 
 function fmt(v: number): string {
