@@ -14,6 +14,10 @@ interface Row {
    * its own nats-server.
    */
   server?: boolean;
+  /** Arguments after the script. */
+  args?: string[];
+  /** Done while the example runs, given its output so far. */
+  during?: (output: () => string) => Promise<void>;
   /** Assertions on the example's output (stdout and stderr interleaved). */
   check: (out: string) => void;
 }
@@ -186,6 +190,32 @@ const EXAMPLES: Row[] = [
       assert.match(out, /^replayed and succeeded 1$/m);
     },
   },
+  {
+    example: "09_dashboard.ts",
+    args: ["--port", "0", "--exit-after-ms", "8000"],
+    async during(output) {
+      const deadline = Date.now() + 60_000;
+      let m: RegExpExecArray | null = null;
+      while (m === null && Date.now() < deadline) {
+        m = /^dashboard on (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(output());
+        if (m === null) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(m, `no URL in:\n${output()}`);
+      const res = await fetch(m[1]!);
+      assert.equal(res.status, 200);
+      const page = await res.text();
+      const row = page.slice(page.indexOf('data-actor="example-dash-ship"'));
+      assert.match(row, /data-field="pending">5</);
+      const dead = await fetch(`${m[1]}dead-letters?event=example-dash-order`);
+      assert.match(await dead.text(), /Error: card declined/);
+      const arch = await fetch(`${m[1]}architecture`);
+      assert.match(await arch.text(), /id="mermaid">flowchart/);
+    },
+    check(out) {
+      assert.match(out, /^admin token: [0-9a-f]{32}$/m);
+      assert.match(out, /^stopped$/m);
+    },
+  },
 ];
 
 for (const row of EXAMPLES) {
@@ -200,9 +230,11 @@ for (const row of EXAMPLES) {
     const script = spawnScript(
       new URL(`../examples/${row.example}`, import.meta.url),
       env,
+      row.args,
     );
     const killer = setTimeout(() => script.proc.kill("SIGKILL"), 110_000);
     try {
+      await row.during?.(script.output);
       const code = await script.exited;
       const out = script.output();
       assert.equal(code, 0, `${row.example} failed:\n${out}`);
