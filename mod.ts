@@ -161,6 +161,8 @@ export type {
   RegisterOptions,
   RegisterReport,
   RequestOptions,
+  Schedule,
+  ScheduleOptions,
 } from "./src/publish/publisher.ts";
 export { Subscriber } from "./src/listen/subscriber.ts";
 export type {
@@ -168,6 +170,8 @@ export type {
   DeadLettersOptions,
   ListenOptions,
   ListenReport,
+  PausedActor,
+  PauseRecord,
   ReplayOptions,
   SubscriberRegisterOptions,
 } from "./src/listen/subscriber.ts";
@@ -190,3 +194,11 @@ export type {
   StatusOptions,
 } from "./src/ops/status.ts";
 export type { EmitObserver, EmitRecord } from "./src/ops/emit_observer.ts";
+export { workerHandler } from "./src/workers/worker_handler.ts";
+export type {
+  WorkerFunction,
+  WorkerHandlerOptions,
+} from "./src/workers/worker_handler.ts";
+export type { Isolation, WorkerPoolOptions } from "./src/workers/pool.ts";
+export type { WorkerContext } from "./src/workers/worker_context.ts";
+export { WorkerCrashedError } from "./src/workers/worker_crashed_error.ts";

@@ -274,6 +274,13 @@ export function verdict(r: RuntimeResult): { target: string; met?: boolean } {
       };
     }
     case "latency":
+      if (r.scenario === "delays") {
+        // Both columns are walnats: behind 100,000 delayed vs none.
+        return {
+          target: "p50 ≤ 1.5× of none pending",
+          met: r.ours.p50 / r.raw.p50 <= 1.5,
+        };
+      }
       return {
         target: "p50 ≤ 1.1×, p99 ≤ 1.5×",
         met: r.ours.p50 / r.raw.p50 <= 1.1 && r.ours.p99 / r.raw.p99 <= 1.5,

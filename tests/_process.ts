@@ -36,9 +36,13 @@ export interface Script {
 export function spawnScript(
   script: URL,
   env: Record<string, string | undefined>,
+  args: readonly string[] = [],
 ): Script {
   const [cmd, argv] = runtimeArgs(fileURLToPath(script));
-  const proc = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], env });
+  const proc = spawn(cmd, [...argv, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
   let out = "";
   const decoder = new TextDecoder();
   const collect = (chunk: Uint8Array) => (out += decoder.decode(chunk));

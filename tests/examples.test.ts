@@ -14,6 +14,10 @@ interface Row {
    * its own nats-server.
    */
   server?: boolean;
+  /** Arguments after the script. */
+  args?: string[];
+  /** Done while the example runs, given its output so far. */
+  during?: (output: () => string) => Promise<void>;
   /** Assertions on the example's output (stdout and stderr interleaved). */
   check: (out: string) => void;
 }
@@ -124,6 +128,26 @@ const EXAMPLES: Row[] = [
     },
   },
   {
+    example: "10_schedules.ts",
+    server: true,
+    check(out) {
+      const lines = out.split("\n");
+      const at = (text: string) => {
+        const line = lines.find((l) => l.startsWith(`${text} after `));
+        assert.ok(line, `${text} was handled:\n${out}`);
+        return Number(line.split(" ").at(-2));
+      };
+      assert.ok(at("now") < at("in 1.5 s"), "the ready one came first");
+      assert.ok(at("in 1.5 s") >= 1.5, "not before its time");
+      assert.ok(!out.includes("tomorrow"), "nothing for tomorrow ran");
+      assert.ok(lines.filter((l) => l.startsWith("tick after")).length >= 2);
+      assert.ok(at("after resume") >= 0);
+      assert.match(out, /^paused: example-remind$/m);
+      assert.match(out, /still delayed/);
+      assert.match(out, / 1000 still delayed$/m);
+    },
+  },
+  {
     example: "05_operations.ts",
     check(out) {
       const lines = out.split("\n");
@@ -143,6 +167,20 @@ const EXAMPLES: Row[] = [
     },
   },
   {
+    example: "07_testing_with_memory_broker.ts",
+    check(out) {
+      assert.match(out, /^attempts: 1, 2, 3$/m);
+      assert.match(
+        out,
+        /^dead letter: exhausted after 3 attempts: Error: carrier down$/m,
+      );
+      assert.match(out, /^consumer: delivered 3, ack pending 0, pending 0$/m);
+      // Two minutes of retry delays on the virtual clock, and the drain.
+      const m = /^virtual time: (\d+) s, real time: \d+ ms$/m.exec(out);
+      assert.ok(m !== null && Number(m[1]) >= 120, out);
+    },
+  },
+  {
     example: "08_failures.ts",
     check(out) {
       assert.match(out, /^charge 2 done on attempt 2$/m);
@@ -153,6 +191,32 @@ const EXAMPLES: Row[] = [
         /^dead letter: permanent, PermanentError: charge 4: negative amount$/m,
       );
       assert.match(out, /^replayed and succeeded 1$/m);
+    },
+  },
+  {
+    example: "09_dashboard.ts",
+    args: ["--port", "0", "--exit-after-ms", "8000"],
+    async during(output) {
+      const deadline = Date.now() + 60_000;
+      let m: RegExpExecArray | null = null;
+      while (m === null && Date.now() < deadline) {
+        m = /^dashboard on (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(output());
+        if (m === null) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(m, `no URL in:\n${output()}`);
+      const res = await fetch(m[1]!);
+      assert.equal(res.status, 200);
+      const page = await res.text();
+      const row = page.slice(page.indexOf('data-actor="example-dash-ship"'));
+      assert.match(row, /data-field="pending">5</);
+      const dead = await fetch(`${m[1]}dead-letters?event=example-dash-order`);
+      assert.match(await dead.text(), /Error: card declined/);
+      const arch = await fetch(`${m[1]}architecture`);
+      assert.match(await arch.text(), /id="mermaid">flowchart/);
+    },
+    check(out) {
+      assert.match(out, /^admin token: [0-9a-f]{32}$/m);
+      assert.match(out, /^stopped$/m);
     },
   },
 ];
@@ -169,9 +233,11 @@ for (const row of EXAMPLES) {
     const script = spawnScript(
       new URL(`../examples/${row.example}`, import.meta.url),
       env,
+      row.args,
     );
     const killer = setTimeout(() => script.proc.kill("SIGKILL"), 110_000);
     try {
+      await row.during?.(script.output);
       const code = await script.exited;
       const out = script.output();
       assert.equal(code, 0, `${row.example} failed:\n${out}`);

@@ -133,13 +133,9 @@ test("status() counts a delay stream's messages and paused actors", async () => 
   const EV = new Event(uniq("ev"), v.object({}));
   const A = new Actor("worker", EV, () => {});
   await using app = await connectActors(server, A);
-  const jsm = await jetstreamManager(app.sub.nc);
-  await jsm.streams.add({
-    name: `walnats_delay_${EV.stream}`,
-    subjects: [`walnats_delay.${EV.stream}`],
-  });
+  // register() made the delay stream; delayed emits wait there.
+  for (let i = 0; i < 4; i++) await app.pub.emit(EV, {}, { delay: 60_000 });
   const js = jetstream(app.sub.nc);
-  for (let i = 0; i < 4; i++) await js.publish(`walnats_delay.${EV.stream}`);
   await pauseActor(app.sub.nc, "worker");
   const report = await app.sub.status();
   assert.equal(report.events[0]!.delayed, 4);

@@ -84,6 +84,12 @@ const dirs = ["tests", "examples", "bench", "tools"].filter((d) => {
   }
 });
 
+gate("dashboard assets embedded", [
+  "run",
+  "-A",
+  "tools/embed_dashboard.ts",
+  "--check",
+]);
 gate("fmt", ["fmt", "--check"]);
 gate("lint", ["lint"]);
 gate("type-check", ["check", ...entryPoints, ...dirs]);

@@ -33,24 +33,27 @@ export const schedulesCommand: Command = {
     cron: "string",
     "time-zone": "string",
     message: "string",
+    missed: "string",
     json: "boolean",
     force: "boolean",
   },
   help: `usage: walnats schedules list [--json]
        walnats schedules add <id> --event E (--every D | --cron EXPR)
-                             [--time-zone TZ] [--message JSON] [--force]
+                             [--time-zone TZ] [--message JSON]
+                             [--missed skip|catch-up] [--force]
        walnats schedules remove <id>
 
 Schedules are kept in the NATS KV bucket "walnats_schedules" (key: the id,
-value: JSON {id, event, every | cron, timeZone, message}). Storing one
-emits nothing by itself: it needs a listener that runs schedules (each
-tick is emitted once however many listeners run).
+value: JSON {id, event, every | cron, timeZone, message, missed}). Storing
+one emits nothing by itself: every listener with an actor on the event runs
+it (each tick is emitted once however many listeners run).
 
   --event E        the event to emit (it must exist on the server unless --force)
   --every D        period: 500ms, 30s, 5m, 2h, 1d (a bare number is milliseconds)
   --cron EXPR      cron expression, 5 or 6 fields ("0 9 * * 1-5")
   --time-zone TZ   IANA zone the cron expression is read in (default UTC)
-  --message JSON   the payload of each tick (default: none)
+  --message JSON   the payload of each tick (default: the tick's time)
+  --missed P       ticks missed while no listener ran: skip (default) or catch-up
 
 ${CONNECTION_HELP}`,
   async run(p: Parsed, ctx: Context): Promise<number> {
@@ -84,6 +87,15 @@ ${CONNECTION_HELP}`,
       if (cron !== undefined) schedule.cron = cron;
       const tz = str(p, "time-zone");
       if (tz !== undefined) schedule.timeZone = tz;
+      const missed = str(p, "missed");
+      if (missed !== undefined) {
+        if (missed !== "skip" && missed !== "catch-up") {
+          throw new UsageError(
+            `--missed must be skip or catch-up, got "${missed}"`,
+          );
+        }
+        schedule.missed = missed;
+      }
       const message = str(p, "message");
       if (message !== undefined) {
         try {

@@ -21,9 +21,18 @@ async function load(p: Parsed, ctx: Context): Promise<Services> {
     throw new UsageError("missing the module that exports a Services");
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  return await loadServices(path, str(p, "export"), ctx.cwd);
+}
+
+/** Import a module (path or URL) and take the Services it exports. */
+export async function loadServices(
+  path: string,
+  wanted: string | undefined,
+  cwd: string,
+): Promise<Services> {
   const url = /^[a-z][a-z0-9+.-]*:/i.test(path) && !/^[a-z]:[\\/]/i.test(path)
     ? path
-    : pathToFileURL(isAbsolute(path) ? path : resolve(ctx.cwd, path)).href;
+    : pathToFileURL(isAbsolute(path) ? path : resolve(cwd, path)).href;
   let mod: Record<string, unknown>;
   try {
     mod = await import(url);
@@ -32,7 +41,6 @@ async function load(p: Parsed, ctx: Context): Promise<Services> {
       `cannot import ${path}: ${(error as Error).message ?? String(error)}`,
     );
   }
-  const wanted = str(p, "export");
   if (wanted !== undefined) {
     const value = mod[wanted];
     if (!isServices(value)) {

@@ -14,7 +14,7 @@
  *
  * Commands: `status`, `monitor`, `dead-letters list|show|replay|delete`,
  * `schedules list|add|remove`, `pause`, `resume`, `events`, `actors`,
- * `asyncapi`, `diagram`, `help`. Every command that talks to NATS takes
+ * `asyncapi`, `diagram`, `dashboard`, `help`. Every command that talks to NATS takes
  * `--server` (default `NATS_URL`, else `nats://127.0.0.1:4222`), `--creds`,
  * `--user`/`--password`, `--token` and `--tls-ca`. Exit codes: 0 done, 1
  * failed (server down, unknown event, ...), 2 bad usage.
@@ -33,6 +33,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CliError, didYouMean, parse, UsageError } from "./_args.ts";
 import type { Command } from "./_command.ts";
+import { dashboardCommand } from "./_dashboard.ts";
 import { deadLettersCommand } from "./_dead_letters.ts";
 import { actorsCommand, eventsCommand } from "./_inventory.ts";
 import type { CliOutput } from "./output.ts";
@@ -55,6 +56,7 @@ const COMMANDS: readonly Command[] = [
   actorsCommand,
   asyncapiCommand,
   diagramCommand,
+  dashboardCommand,
 ];
 
 /** The overview printed by `walnats --help`. */

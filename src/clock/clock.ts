@@ -11,12 +11,13 @@ import { abortable, deadline } from "../_async.ts";
 import { Event } from "../event.ts";
 import { consoleLogger, type Logger } from "../log.ts";
 import type { EmitOptions } from "../publish/options.ts";
+import { cronSchedule, periodSchedule, type Schedule } from "./_schedule.ts";
 import {
   MAX_DELAY,
   sleep,
   sleepUntil,
-  systemTimers,
   type Timers,
+  timersOf,
 } from "../_timers.ts";
 
 /** Options for {@linkcode tickCodec}. */
@@ -121,7 +122,7 @@ export interface ClockOptions {
   logger?: Logger;
   /**
    * The time source; tests pass fake timers.
-   * @default {the system clock and global timers}
+   * @default {the publisher's connection's (the memory broker's virtual clock), else the system clock}
    */
   timers?: Timers;
 }
@@ -144,53 +145,6 @@ export interface ClockReport {
   emitted: number;
   /** Ticks not emitted because the next one was due first. */
   skipped: number;
-}
-
-/** When ticks are due. Fire times are epoch milliseconds. */
-interface Schedule {
-  /** The first fire time after `after`, or `null` if there is none. */
-  next(after: number): number | null;
-  /** The latest fire time at or before `at`, or `null`. */
-  current(at: number): number | null;
-  /** The tick's index, used in its de-duplication id. */
-  index(tick: number): number;
-}
-
-function periodSchedule(period: number): Schedule {
-  return {
-    next: (after) => (Math.floor(after / period) + 1) * period,
-    current: (at) => Math.floor(at / period) * period,
-    index: (tick) => Math.floor(tick / period),
-  };
-}
-
-async function cronSchedule(
-  what: string,
-  pattern: string,
-  timeZone: string,
-): Promise<Schedule> {
-  const { Cron } = await import("croner");
-  let cron: InstanceType<typeof Cron>;
-  try {
-    cron = new Cron(pattern, { timezone: timeZone, paused: true });
-    cron.nextRun(new Date(0));
-  } catch (error) {
-    throw new TypeError(
-      `${what}: invalid cron pattern "${pattern}" (${
-        (error as Error).message
-      })`,
-      { cause: error },
-    );
-  }
-  return {
-    next: (after) => cron.nextRun(new Date(after))?.getTime() ?? null,
-    // Fire times are whole seconds: the latest one at or before `at` is the
-    // latest one before the next whole second.
-    current: (at) =>
-      cron.previousRuns(1, new Date(Math.floor(at / 1000) * 1000 + 1000))[0]
-        ?.getTime() ?? null,
-    index: (tick) => tick,
-  };
 }
 
 /**
@@ -356,7 +310,7 @@ export class Clock {
   readonly timeZone: string;
   readonly #meta: Record<string, string> | undefined;
   readonly #logger: Logger;
-  readonly #timers: Timers;
+  readonly #timers: Timers | undefined;
 
   /**
    * Declare a clock. It does nothing until {@linkcode Clock.run} is called.
@@ -405,7 +359,7 @@ export class Clock {
     this.timeZone = options.timeZone ?? "UTC";
     this.#meta = options.meta;
     this.#logger = options.logger ?? consoleLogger("warn");
-    this.#timers = options.timers ?? systemTimers;
+    this.#timers = options.timers;
   }
 
   /**
@@ -428,7 +382,7 @@ export class Clock {
     const schedule = this.cron === undefined
       ? periodSchedule(this.period!)
       : await cronSchedule(what, this.cron, this.timeZone);
-    const timers = this.#timers;
+    const timers = this.#timersFor(pub);
     const report: ClockReport = { emitted: 0, skipped: 0 };
     if (burst) {
       const tick = schedule.current(timers.now());
@@ -466,6 +420,12 @@ export class Clock {
     return report;
   }
 
+  // The clock given, else the publisher connection's own (the memory
+  // broker's virtual clock), else the system's.
+  #timersFor(pub: TickPublisher): Timers {
+    return this.#timers ?? timersOf((pub as { nc?: unknown }).nc);
+  }
+
   #fields(): Record<string, unknown> {
     return this.cron === undefined
       ? { event: this.event.name, period: this.period }
@@ -480,7 +440,7 @@ export class Clock {
     signal: AbortSignal | undefined,
     report: ClockReport,
   ): Promise<void> {
-    const timers = this.#timers;
+    const timers = this.#timersFor(pub);
     const deadline = schedule.next(tick);
     const uid = `${this.event.name}:${schedule.index(tick)}`;
     const fields = {

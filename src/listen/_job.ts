@@ -23,10 +23,12 @@ import type { Logger } from "../log.ts";
 import type { Middleware } from "../middlewares/middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
 import { judgeDelay } from "./_delay.ts";
+import { waitOut } from "./_delay_move.ts";
 import { replyGuard } from "./_reply.ts";
 import { MAX_NAK_DELAY_MS } from "../_bounds.ts";
 import { asError } from "../_async.ts";
 import type { Timers } from "../_timers.ts";
+import { WORKER_POOL, type WorkerPool } from "../workers/pool.ts";
 
 /** What every job of one listener shares. */
 export interface JobEnv {
@@ -41,6 +43,8 @@ export interface JobEnv {
    * jobs), and every timer of the engine.
    */
   readonly timers: Timers;
+  /** The listener's worker pool, for handlers made by `workerHandler`. */
+  readonly workers?: WorkerPool;
 }
 
 /** Counters a job reports to. */
@@ -93,6 +97,9 @@ class JobContext implements Context {
   }
   working(): void {
     this.#job.msg.working();
+  }
+  get [WORKER_POOL](): WorkerPool | undefined {
+    return this.#job.env.workers;
   }
 }
 
@@ -257,9 +264,11 @@ export class Job {
       now,
     }, { maxAttempts: actor.maxAttempts, maxDeliver: this.maxDeliver });
     if (plan.kind === "wait") {
+      // Waits longer than a moment move to the delay stream (_delay_move.ts)
+      // instead of holding a slot of the consumer.
       this.#claimed = true;
       stats.delayed++;
-      msg.nak(plan.delay);
+      await waitOut(msg, plan.delay, actor, env);
       this.#settle();
       return;
     }

@@ -84,6 +84,8 @@ export class Puller implements SlotWaiter {
   #idle = false;
   #lastHeard = 0;
   #stopping = false;
+  /** Paused cluster-wide (see _pause.ts): no pulls, no new jobs. */
+  #paused = false;
   #pulledOnce = false;
   #timers: unknown[] = [];
   #drained: (() => void) | undefined;
@@ -189,9 +191,24 @@ export class Puller implements SlotWaiter {
     this.wake();
   }
 
+  /**
+   * Pause or resume: a paused actor asks for nothing and starts no job;
+   * what its requests still out deliver waits in the backlog (pulsed).
+   */
+  setPaused(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    if (!paused) this.wake();
+  }
+
+  /** Whether {@linkcode Puller.setPaused} paused it. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** Ask for as many messages as there are free slots. */
   wake(): void {
-    if (this.#stopping) return;
+    if (this.#stopping || this.#paused) return;
     if (this.#opts.burst && this.#pulledOnce) return;
     // Delivered-without-credit messages go first.
     while (this.#backlog.length > 0 && this.#localFree() > 0) {
@@ -310,6 +327,11 @@ export class Puller implements SlotWaiter {
       this.#checkDrained();
       return;
     }
+    if (this.#paused) {
+      if (reserved) this.#scheduler.release(1);
+      this.#backlog.push(m);
+      return;
+    }
     if (reserved) {
       this.#startJob(m);
     } else if (
@@ -415,7 +437,7 @@ export class Puller implements SlotWaiter {
     if (job.msg.acked) this.#acked.add(job.msg.meta.streamSequence);
     // Queue this actor before giving the slot back, so the slot goes to the
     // highest-priority waiter, this actor included.
-    if (!this.#stopping) this.#scheduler.wait(this);
+    if (!this.#stopping && !this.#paused) this.#scheduler.wait(this);
     this.#scheduler.release(1);
     this.#checkDrained();
   };
@@ -440,6 +462,20 @@ export class Puller implements SlotWaiter {
   /** Stop asking for messages. */
   stop(): void {
     this.#stopping = true;
+    // Take back the interest of the pull requests still out: the server
+    // skips requests nobody subscribes to, so a message handed back (below,
+    // or by a job abandoned after the grace) goes to another listener at
+    // once. Kept, each of them would catch it and hand it back in turn,
+    // spending a delivery every time until max_deliver is used up; then it
+    // stays in the stream, never delivered again.
+    this.#sub?.unsubscribe();
+    this.#sub = undefined;
+    this.#probeSub?.unsubscribe();
+    this.#probeSub = undefined;
+    const outstanding = this.#credit;
+    this.#credit = 0;
+    this.#probeOut = false;
+    this.#scheduler.release(outstanding);
     for (const m of this.#backlog.splice(0)) m.nak(0);
     this.#checkDrained();
   }

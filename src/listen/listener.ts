@@ -21,6 +21,10 @@ import type { JobEnv, JobStats } from "./_job.ts";
 import { Puller, type PullerFailure } from "./_puller.ts";
 import { Scheduler } from "./_scheduler.ts";
 import { serverAtLeast } from "../_server_version.ts";
+import { WorkerPool, type WorkerPoolOptions } from "../workers/pool.ts";
+import { DelayMover, type MoverStats } from "./_delay_mover.ts";
+import { PauseWatch } from "./_pause.ts";
+import { ScheduleRunner, type ScheduleStats } from "./_schedules.ts";
 
 /** Options for {@linkcode Subscriber.listen}; times in milliseconds. */
 export interface ListenOptions {
@@ -51,6 +55,14 @@ export interface ListenOptions {
   grace?: number;
   /** Where to report. @default {consoleLogger("warn")} */
   logger?: Logger;
+  /**
+   * Workers running handlers made by `workerHandler` at once, in a pool
+   * this listener starts lazily and stops before `listen()` resolves.
+   * @default {navigator.hardwareConcurrency}
+   */
+  maxWorkers?: number;
+  /** How the pool's workers are isolated and limited. @default {{}} */
+  workers?: Omit<WorkerPoolOptions, "maxWorkers">;
 }
 
 /**
@@ -74,7 +86,11 @@ export interface ListenReport {
    * terminated, with dead letters off) after the last attempt or as poison.
    */
   deadLettered: number;
-  /** Deliveries nak'd to wait out a `delay` (not attempts). */
+  /**
+   * Deliveries that came before their `Walnats-Delay` (published to the
+   * event's subject, as Python walnats does) and were moved to the delay
+   * stream or nak'd to wait.
+   */
   delayed: number;
   /**
    * Jobs whose handler ran past `jobTimeout`; each kept its job slot (and
@@ -88,12 +104,20 @@ export interface ListenReport {
   overdue: number;
   /** Replayed dead letters meant for another actor: acked without running. */
   skipped: number;
+  /** Delayed messages this listener released to their event when due. */
+  released: number;
+  /** Schedule ticks this listener emitted (duplicates of others included). */
+  ticks: number;
 }
 
-type Resolved = Required<Omit<ListenOptions, "signal" | "maxPolls">> & {
-  signal: AbortSignal | undefined;
-  maxPolls: number | undefined;
-};
+type Resolved =
+  & Required<
+    Omit<ListenOptions, "signal" | "maxPolls" | "maxWorkers" | "workers">
+  >
+  & {
+    signal: AbortSignal | undefined;
+    maxPolls: number | undefined;
+  };
 
 const WHAT = "Cannot listen";
 
@@ -133,6 +157,9 @@ export function resolveListenOptions(options: ListenOptions): Resolved {
   positiveInteger("maxJobs", maxJobs);
   positiveInteger("pollDelay", pollDelay);
   if (maxPolls !== undefined) positiveInteger("maxPolls", maxPolls);
+  if (options.maxWorkers !== undefined) {
+    positiveInteger("maxWorkers", options.maxWorkers);
+  }
   if (typeof grace !== "number" || !Number.isFinite(grace) || grace < 0) {
     throw new RangeError(
       `${WHAT}: grace must be a non-negative number of milliseconds, got ${
@@ -172,6 +199,14 @@ export class Listener {
   #overdue = 0;
   readonly #stop = new AbortController();
   readonly #pullers: Puller[];
+  readonly #workers: WorkerPool;
+  readonly #background: { released: number; ticks: number } = {
+    released: 0,
+    ticks: 0,
+  };
+  readonly #movers: DelayMover[];
+  readonly #pauses: PauseWatch;
+  readonly #schedules: ScheduleRunner;
   #failure: Error | undefined;
 
   /**
@@ -196,12 +231,20 @@ export class Listener {
     this.#actors = actors;
     this.#timers = timersOf(nc);
     const { batch, maxJobs, maxPolls, pollDelay, burst, logger } = this.#opts;
+    // Nothing starts until a worker handler runs; closed when run() ends.
+    this.#workers = new WorkerPool({
+      ...options.workers,
+      ...(options.maxWorkers === undefined
+        ? {}
+        : { maxWorkers: options.maxWorkers }),
+    });
     const env: JobEnv = {
       nc,
       js,
       logger,
       termReasons: serverAtLeast(nc.info?.version, [2, 10, 4]),
       timers: this.#timers,
+      workers: this.#workers,
     };
     const scheduler = new Scheduler(maxJobs);
     const apiPrefix = jsm.getOptions().apiPrefix ?? "";
@@ -214,6 +257,23 @@ export class Listener {
         burst,
         apiPrefix,
       }, (f) => this.#onFailure(f))
+    );
+    // One mover per event (several actors may share one), the pause
+    // watch, and the schedules of these events: docs/delays-and-schedules.md.
+    const events = [...new Map(actors.map((a) => [a.event.name, a.event]))
+      .values()];
+    const stats: MoverStats & ScheduleStats = this.#background;
+    this.#movers = events.map((e) =>
+      new DelayMover(e, js, jsm, this.#timers, logger, stats)
+    );
+    this.#pauses = new PauseWatch(jsm, this.#pullers, this.#timers, logger);
+    this.#schedules = new ScheduleRunner(
+      js,
+      jsm,
+      events,
+      this.#timers,
+      logger,
+      stats,
     );
   }
 
@@ -251,8 +311,18 @@ export class Listener {
       maxJobs,
       batch,
     });
+    let background: Promise<unknown> | undefined;
     try {
       await this.#readMaxDeliver();
+      // A paused actor must not pull even once.
+      await this.#pauses.check();
+      if (burst) {
+        await Promise.all(this.#movers.map((m) => m.once()));
+      } else {
+        for (const m of this.#movers) m.start();
+        this.#pauses.start();
+        this.#schedules.start();
+      }
       for (const p of pullers) p.start();
       if (burst) {
         await Promise.race([
@@ -262,8 +332,10 @@ export class Listener {
       } else {
         await aborted(stop.signal);
       }
+      background = this.#stopBackground();
       await this.#drain();
     } finally {
+      await (background ?? this.#stopBackground());
       signal?.removeEventListener("abort", onAbort);
       for (const p of pullers) p.close();
       if (!this.#nc.isClosed()) {
@@ -273,9 +345,10 @@ export class Listener {
       // listen() call would leave one behind.
       (statuses as { stop?: () => void }).stop?.();
       await statusWatch;
+      await this.#workers.close();
     }
     if (this.#failure !== undefined) throw this.#failure;
-    return { ...this.#stats, overdue: this.#overdue };
+    return { ...this.#stats, overdue: this.#overdue, ...this.#background };
   }
 
   // Attempts are accounted against the consumer's own max_deliver, which a
@@ -338,6 +411,16 @@ export class Listener {
     if (missing.length > 0) {
       throw new ActorNotRegisteredError(missing.sort(), streamless.sort());
     }
+  }
+
+  // Movers finish the fetch in flight (about a second at most); the pause
+  // watch and the schedules stop at once (a tick being emitted finishes).
+  #stopBackground(): Promise<unknown> {
+    return Promise.all([
+      ...this.#movers.map((m) => m.stop()),
+      this.#pauses.stop(),
+      this.#schedules.stop(),
+    ]);
   }
 
   #onFailure(f: PullerFailure): void {

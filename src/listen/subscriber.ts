@@ -34,8 +34,16 @@ import { upsertStream } from "../publish/_streams.ts";
 import { Listener, type ListenOptions, type ListenReport } from "./listener.ts";
 import { type Health, health } from "../ops/health.ts";
 import { type Status, status } from "../ops/status.ts";
+import {
+  listPaused,
+  pauseActor,
+  type PausedActor,
+  type PauseRecord,
+  resumeActor,
+} from "../ops/pause.ts";
+import { ensureDelayStream } from "./_delay_stream.ts";
 
-export type { ListenOptions, ListenReport };
+export type { ListenOptions, ListenReport, PausedActor, PauseRecord };
 
 /** Options for {@linkcode Subscriber.register}. */
 export interface SubscriberRegisterOptions {
@@ -110,9 +118,12 @@ export class Subscriber implements AsyncDisposable {
   }
 
   /**
-   * Create or update one durable pull consumer per actor, and the
-   * dead-letter streams of actors that keep dead letters. Safe to run from
-   * several processes at once: the server keeps one consumer per actor.
+   * Create or update one durable pull consumer per actor, the dead-letter
+   * streams of actors that keep dead letters, and the delay stream of each
+   * event (where its delayed messages wait; see
+   * `docs/delays-and-schedules.md`).
+   * Safe to run from several processes at once: the server keeps one
+   * consumer per actor.
    *
    * A consumer that exists with `max_deliver` equal to the actor's
    * `maxAttempts` was made by Python walnats (which sets `max_deliver =
@@ -136,7 +147,9 @@ export class Subscriber implements AsyncDisposable {
       string,
       { event: AnyEvent; options: DeadLetterStreamOptions[] }
     >();
+    const all = new Map<string, AnyEvent>();
     for (const actor of this.#actors) {
+      all.set(actor.event.name, actor.event);
       if (!actor.deadLetter) continue;
       const entry = events.get(actor.event.name) ??
         { event: actor.event, options: [] as DeadLetterStreamOptions[] };
@@ -151,10 +164,15 @@ export class Subscriber implements AsyncDisposable {
     if (options.events === true) {
       report.events = await this.#registerEvents();
     }
-    await Promise.all([
-      ...this.#actors.map(async (actor) => {
+    // Consumers first: with interest retention, a message stored before an
+    // actor's consumer exists is not kept for it.
+    await Promise.all(
+      this.#actors.map(async (actor) => {
         report[await this.#registerOne(actor, logger)].push(actor.name);
       }),
+    );
+    await Promise.all([
+      ...[...all.values()].map((event) => ensureDelayStream(this.#jsm, event)),
       ...[...events.values()].map(({ event, options }) =>
         ensureDeadLetterStream(
           this.#jsm,
@@ -385,6 +403,47 @@ export class Subscriber implements AsyncDisposable {
     return await replayDeadLetters(this.js, this.#jsm, letters);
   }
 
+  /**
+   * Pause an actor everywhere: within about a second every listener stops
+   * pulling for it (running jobs finish); its messages accumulate in the
+   * stream. Stored in the KV bucket `walnats_paused`, so it survives
+   * restarts, until {@linkcode Subscriber.resume}.
+   *
+   * @param actor The actor (or its name; it need not be in this registry).
+   * @returns What was stored.
+   * @throws {TypeError} The name is not a valid KV key.
+   *
+   * @example Pause for a deploy of a dependency, then resume
+   * ```ts ignore
+   * await sub.pause("send-email");
+   * // ... the mail server is upgraded; messages wait in the stream ...
+   * await sub.resume("send-email");
+   * ```
+   */
+  async pause(actor: AnyActor | string): Promise<PauseRecord> {
+    return await pauseActor(this.nc, actorName(actor));
+  }
+
+  /**
+   * Resume a paused actor everywhere (within about a second).
+   *
+   * @param actor The actor (or its name).
+   * @returns Whether it was paused.
+   * @throws {TypeError} The name is not a valid KV key.
+   */
+  async resume(actor: AnyActor | string): Promise<boolean> {
+    return await resumeActor(this.nc, actorName(actor));
+  }
+
+  /**
+   * Every paused actor (of any registry), by name.
+   *
+   * @returns The paused actors and since when.
+   */
+  async paused(): Promise<PausedActor[]> {
+    return await listPaused(this.nc);
+  }
+
   #actor(actor: AnyActor | string): AnyActor {
     const name = typeof actor === "string" ? actor : actor.name;
     const found = this.#actors.find((a) => a.name === name);
@@ -412,4 +471,8 @@ export class Subscriber implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function actorName(actor: AnyActor | string): string {
+  return typeof actor === "string" ? actor : actor?.name;
 }

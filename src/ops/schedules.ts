@@ -42,6 +42,12 @@ export interface Schedule {
   timeZone?: string;
   /** The payload emitted on each tick (any JSON value). */
   message?: unknown;
+  /**
+   * Ticks that fell due while no listener could emit them: `"skip"` them,
+   * or `"catch-up"` (emit each, in order, at most 1000).
+   * @default {"skip"}
+   */
+  missed?: "skip" | "catch-up";
 }
 
 /**
@@ -118,6 +124,16 @@ export async function checkSchedule(schedule: Schedule): Promise<Schedule> {
       );
     }
     clean.cron = schedule.cron;
+  }
+  if (schedule.missed !== undefined) {
+    if (schedule.missed !== "skip" && schedule.missed !== "catch-up") {
+      throw new TypeError(
+        `${what}: missed must be "skip" or "catch-up", got ${
+          JSON.stringify(schedule.missed)
+        }`,
+      );
+    }
+    clean.missed = schedule.missed;
   }
   if (schedule.message !== undefined) {
     // Only JSON survives the store; say so now rather than on a tick.

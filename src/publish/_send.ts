@@ -23,6 +23,11 @@ export interface Outgoing {
   headers: MsgHdrs | undefined;
   /** Milliseconds for all tries together. */
   timeout: number;
+  /**
+   * Where to publish instead of the event's subject and stream (its delay
+   * stream, for a delayed emit).
+   */
+  to?: { subject: string; stream: string } | undefined;
 }
 
 function toResult(ack: PubAck): EmitResult {
@@ -69,10 +74,10 @@ export async function sendAcked(
       js,
       {
         event: event.name,
-        subject: event.subject,
+        subject: out.to?.subject ?? event.subject,
         uid,
         timeout,
-        streamExists: () => streamExists(jsm, event.stream),
+        streamExists: () => streamExists(jsm, out.to?.stream ?? event.stream),
       },
       data,
       headers,

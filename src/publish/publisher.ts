@@ -17,7 +17,7 @@ import {
 } from "@nats-io/nats-core";
 import { CloudEvent } from "../cloud_event.ts";
 import type { Codec } from "../codecs/codec.ts";
-import { RequestTimeoutError } from "../errors.ts";
+import { EmitError, RequestTimeoutError } from "../errors.ts";
 import type { AnyEvent, Event } from "../event.ts";
 import { inboxPrefix } from "../transports/_connection_options.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
@@ -48,6 +48,13 @@ import { type Prepared, prepareEmit } from "./_prepare.ts";
 import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
 import { type Health, health } from "../ops/health.ts";
 import { type Status, status } from "../ops/status.ts";
+import {
+  listSchedules,
+  removeSchedule,
+  type Schedule,
+  upsertSchedule,
+} from "../ops/schedules.ts";
+import { DelayRoutes } from "./_delayed.ts";
 
 export type {
   EmitFailure,
@@ -99,6 +106,7 @@ export class Publisher implements AsyncDisposable {
   readonly #hooks: readonly HeaderHook[];
   readonly #observers: readonly EmitObserver[];
   readonly #feeds = new Set<MonitorFeed>();
+  readonly #delays: DelayRoutes;
   readonly #logger: Logger;
   readonly #warnedNoActors = new Set<string>();
   #closed = false;
@@ -115,6 +123,7 @@ export class Publisher implements AsyncDisposable {
     this.nc = opened.nc;
     this.js = opened.js;
     this.#jsm = opened.jsm;
+    this.#delays = new DelayRoutes(opened.jsm);
     this.#events = new Map(events.map((e) => [e.name, e]));
     this.#closeConnection = opened.owned;
     this.#hooks = hooks;
@@ -237,21 +246,37 @@ export class Publisher implements AsyncDisposable {
     return prepareEmit(event, message, options, extra, {
       hooks: this.#hooks,
       maxPayload: this.nc.info?.max_payload,
+      now: timersOf(this.nc).now(),
     });
   }
 
-  #publish(
+  async #publish(
     event: AnyEvent,
     data: Uint8Array,
     headers: MsgHdrs | undefined,
     timeout: number = EMIT_TIMEOUT,
+    delay?: number,
   ): Promise<EmitResult> {
-    return sendAcked(this.js, this.#jsm, this.#observers, {
-      event,
-      data,
-      headers,
-      timeout,
-    });
+    // A delayed message waits in the event's delay stream, if it has one
+    // (docs/delays-and-schedules.md).
+    const to = delay !== undefined && delay > 0
+      ? await this.#delays.target(event)
+      : undefined;
+    const out = { event, data, headers, timeout, to };
+    try {
+      return await sendAcked(this.js, this.#jsm, this.#observers, out);
+    } catch (error) {
+      if (
+        to === undefined || !(error instanceof EmitError) ||
+        error.reason !== "no-stream"
+      ) throw error;
+      // The delay stream was deleted: the event's subject still works.
+      this.#delays.forget(event);
+      return await sendAcked(this.js, this.#jsm, this.#observers, {
+        ...out,
+        to: undefined,
+      });
+    }
   }
 
   /**
@@ -346,7 +371,14 @@ export class Publisher implements AsyncDisposable {
     checkTimeout(ev.name, options.timeout);
     const { data, headers } = await this.#prepare(ev, message, options, {});
     if (options.sync === false) {
-      this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
+      const to = options.delay !== undefined && options.delay > 0
+        ? await this.#delays.target(ev)
+        : undefined;
+      this.nc.publish(
+        to?.subject ?? ev.subject,
+        data,
+        headers ? { headers } : undefined,
+      );
       if (this.#observers.length > 0) {
         notifyEmit(this.#observers, {
           event: ev,
@@ -357,7 +389,13 @@ export class Publisher implements AsyncDisposable {
       }
       return undefined;
     }
-    return await this.#publish(ev, data, headers, options.timeout);
+    return await this.#publish(
+      ev,
+      data,
+      headers,
+      options.timeout,
+      options.delay,
+    );
   }
 
   /**
@@ -429,7 +467,13 @@ export class Publisher implements AsyncDisposable {
           uid,
           ceId,
         });
-        return await this.#publish(ev, data, headers, options.timeout);
+        return await this.#publish(
+          ev,
+          data,
+          headers,
+          options.timeout,
+          options.delay,
+        );
       },
     );
   }
@@ -507,7 +551,7 @@ export class Publisher implements AsyncDisposable {
         const { data, headers } = await this.#prepare(ev, message, options, {
           reply: inbox,
         });
-        await this.#publish(ev, data, headers);
+        await this.#publish(ev, data, headers, undefined, options.delay);
         for await (const msg of sub) return msg;
         throw new Error(
           `Cannot request event "${ev.name}": the connection closed before a reply arrived`,
@@ -611,6 +655,89 @@ export class Publisher implements AsyncDisposable {
     });
   }
 
+  /**
+   * Create or replace a durable schedule: every listener with an actor on
+   * `event` emits it on each tick, once per tick however many run (see
+   * `docs/delays-and-schedules.md`). Stored in the KV bucket
+   * `walnats_schedules`, as `walnats schedules add` stores it.
+   *
+   * @typeParam I The event's input payload type.
+   * @param id The schedule's id (letters, digits and `-/_=.`).
+   * @param event A registered event.
+   * @param options `every` or `cron` (with `timeZone`), the `message` of
+   *   each tick (the tick's time without one), and what to do with `missed`
+   *   ticks.
+   * @returns The stored schedule.
+   * @throws {TypeError} The event is not registered, the id is not a valid
+   *   key, neither or both of `every` and `cron` are given, the cron pattern
+   *   or time zone is not valid.
+   * @throws {RangeError} `every` is not a positive integer of milliseconds.
+   * @throws {ValidationError} `message` does not match the event's schema.
+   *
+   * @example Every hour, and on weekday mornings in Berlin
+   * ```ts ignore
+   * await pub.upsertSchedule("hourly-report", REPORT_DUE, {
+   *   every: 3_600_000,
+   *   message: { kind: "hourly" },
+   * });
+   * await pub.upsertSchedule("morning", REPORT_DUE, {
+   *   cron: "0 0 9 * * 1-5",
+   *   timeZone: "Europe/Berlin",
+   *   message: { kind: "morning" },
+   *   missed: "catch-up",
+   * });
+   * ```
+   */
+  async upsertSchedule<I>(
+    id: string,
+    event: Event<unknown, I, unknown, unknown>,
+    options: ScheduleOptions<NoInfer<I>>,
+  ): Promise<Schedule> {
+    const ev = this.#registered(event as AnyEvent, "schedule");
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `Cannot store schedule ${
+          JSON.stringify(id)
+        }: options must be an object`,
+      );
+    }
+    const schedule: Schedule = { id, event: ev.name };
+    if (options.every !== undefined) schedule.every = options.every;
+    if (options.cron !== undefined) schedule.cron = options.cron;
+    if (options.timeZone !== undefined) schedule.timeZone = options.timeZone;
+    if (options.missed !== undefined) schedule.missed = options.missed;
+    if (options.message !== undefined) {
+      // Stored as JSON and encoded by the listeners on each tick: check now
+      // that what survives JSON still encodes.
+      const stored = JSON.parse(JSON.stringify(options.message));
+      await ev.codec.encode(stored);
+      schedule.message = stored;
+    }
+    return await upsertSchedule(this.nc, schedule);
+  }
+
+  /**
+   * Every stored schedule, by id (of any event; a stored value that is not
+   * a valid schedule comes with an `error`).
+   *
+   * @returns The schedules.
+   */
+  async listSchedules(): Promise<(Schedule & { error?: string })[]> {
+    return await listSchedules(this.nc);
+  }
+
+  /**
+   * Remove a stored schedule; listeners stop emitting it within a few
+   * seconds.
+   *
+   * @param id The schedule's id.
+   * @returns Whether it existed.
+   * @throws {TypeError} The id is not a valid key.
+   */
+  async removeSchedule(id: string): Promise<boolean> {
+    return await removeSchedule(this.nc, id);
+  }
+
   /** Whether {@linkcode close} was called. */
   get closed(): boolean {
     return this.#closed;
@@ -637,6 +764,32 @@ export class Publisher implements AsyncDisposable {
     return this.close();
   }
 }
+
+/** Options for {@linkcode Publisher.upsertSchedule}; times in milliseconds. */
+export interface ScheduleOptions<I> {
+  /**
+   * Milliseconds between ticks, counted from the Unix epoch (so `60_000`
+   * ticks at the start of each minute). Exactly one of `every` and `cron`.
+   */
+  every?: number;
+  /** A cron pattern of five or six fields, read by `croner`. */
+  cron?: string;
+  /** IANA time zone the cron pattern is read in. @default {"UTC"} */
+  timeZone?: string;
+  /**
+   * The payload of every tick (stored as JSON); without one, the tick's
+   * time as a `Date`.
+   */
+  message?: I;
+  /**
+   * Ticks that fell due while no listener ran: `"skip"` them (a tick more
+   * than 5 s late is not emitted) or `"catch-up"` (emit each, at most 1000).
+   * @default {"skip"}
+   */
+  missed?: "skip" | "catch-up";
+}
+
+export type { Schedule };
 
 function checkTimeout(event: string, timeout: number | undefined): void {
   if (
