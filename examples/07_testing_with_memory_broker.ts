@@ -34,10 +34,10 @@ const SHIP = new Actor("example-ship-order", ORDER_PLACED, (_order, ctx) => {
 
 const started = performance.now();
 await using broker = new MemoryBroker();
+await using sub = await new Actors(SHIP).connect(broker.connect());
+await sub.register({ events: true }); // the stream, then the consumer
 await using pub = await new Events(ORDER_PLACED).connect(broker.connect());
 await pub.register();
-await using sub = await new Actors(SHIP).connect(broker.connect());
-await sub.register();
 
 await pub.emit(ORDER_PLACED, { id: 42 });
 const stop = new AbortController();
@@ -69,7 +69,8 @@ assert.equal(info.num_ack_pending, 0);
 assert.equal(info.num_pending, 0);
 assert.deepEqual(report, {
   succeeded: 0,
-  failed: 2,
+  failed: 3, // every failed attempt, the dead-lettered last one too
+  retried: 2,
   deadLettered: 1,
   delayed: 0,
   timedOut: 0,

@@ -480,6 +480,7 @@ test("the same test on two brokers from the same start gives the same result, ti
   assert.deepEqual((first as { report: unknown }).report, {
     succeeded: 5,
     failed: 10,
+    retried: 10,
     deadLettered: 0,
     delayed: 0,
     timedOut: 0,
