@@ -37,7 +37,11 @@
  *
  * @module
  */
-export { Actor } from "./src/actor.ts";
+export {
+  Actor,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETRY_DELAY,
+} from "./src/actor.ts";
 export type {
   ActorOptions,
   AnyActor,
@@ -46,6 +50,10 @@ export type {
   Priority,
 } from "./src/actor.ts";
 export { Actors } from "./src/actors.ts";
+export { exponentialBackoff } from "./src/backoff.ts";
+export type { ExponentialBackoffOptions } from "./src/backoff.ts";
+export { MAX_RETRY_DELAY, PermanentError, RetryError } from "./src/outcomes.ts";
+export type { RetryErrorOptions } from "./src/outcomes.ts";
 export type { ActorsConnectOptions } from "./src/actors.ts";
 export {
   Clock,
@@ -88,9 +96,15 @@ export type { Context } from "./src/context.ts";
 export {
   deadLetterStream,
   deadLetterSubject,
+  DEFAULT_DEAD_LETTER_MAX_AGE,
+  DEFAULT_DEAD_LETTER_MAX_MESSAGES,
   DLQ_HEADERS,
 } from "./src/dead_letter.ts";
-export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
+export type {
+  DeadLetter,
+  DeadLetterReason,
+  DeadLetterStreamOptions,
+} from "./src/dead_letter.ts";
 export {
   ConnectError,
   ConsumerConfigError,
@@ -119,6 +133,7 @@ export type { EventsConnectOptions } from "./src/events.ts";
 export {
   HEADER_DELAY,
   HEADER_ID,
+  HEADER_REPLAY_ACTOR,
   HEADER_REPLY,
   HEADER_TRACE,
   HEADER_TRACEPARENT,
@@ -152,6 +167,7 @@ export type {
   ListenOptions,
   ListenReport,
   ReplayOptions,
+  SubscriberRegisterOptions,
 } from "./src/listen/subscriber.ts";
 export { health, healthHandler } from "./src/ops/health.ts";
 export type {

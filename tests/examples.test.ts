@@ -139,6 +139,19 @@ const EXAMPLES: Row[] = [
       assert.match(out, /^#1 .* actor=example-ops-charge reason=exhausted/m);
     },
   },
+  {
+    example: "08_failures.ts",
+    check(out) {
+      assert.match(out, /^charge 2 done on attempt 2$/m);
+      assert.match(out, /^charge 3 done on attempt 3$/m);
+      assert.match(out, /^succeeded 3, retried 3, dead-lettered 1$/m);
+      assert.match(
+        out,
+        /^dead letter: permanent, PermanentError: charge 4: negative amount$/m,
+      );
+      assert.match(out, /^replayed and succeeded 1$/m);
+    },
+  },
 ];
 
 for (const row of EXAMPLES) {
