@@ -140,6 +140,20 @@ const EXAMPLES: Row[] = [
     },
   },
   {
+    example: "07_testing_with_memory_broker.ts",
+    check(out) {
+      assert.match(out, /^attempts: 1, 2, 3$/m);
+      assert.match(
+        out,
+        /^dead letter: exhausted after 3 attempts: Error: carrier down$/m,
+      );
+      assert.match(out, /^consumer: delivered 3, ack pending 0, pending 0$/m);
+      // Two minutes of retry delays on the virtual clock, and the drain.
+      const m = /^virtual time: (\d+) s, real time: \d+ ms$/m.exec(out);
+      assert.ok(m !== null && Number(m[1]) >= 120, out);
+    },
+  },
+  {
     example: "08_failures.ts",
     check(out) {
       assert.match(out, /^charge 2 done on attempt 2$/m);

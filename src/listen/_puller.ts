@@ -440,6 +440,20 @@ export class Puller implements SlotWaiter {
   /** Stop asking for messages. */
   stop(): void {
     this.#stopping = true;
+    // Take back the interest of the pull requests still out: the server
+    // skips requests nobody subscribes to, so a message handed back (below,
+    // or by a job abandoned after the grace) goes to another listener at
+    // once. Kept, each of them would catch it and hand it back in turn,
+    // spending a delivery every time until max_deliver is used up; then it
+    // stays in the stream, never delivered again.
+    this.#sub?.unsubscribe();
+    this.#sub = undefined;
+    this.#probeSub?.unsubscribe();
+    this.#probeSub = undefined;
+    const outstanding = this.#credit;
+    this.#credit = 0;
+    this.#probeOut = false;
+    this.#scheduler.release(outstanding);
     for (const m of this.#backlog.splice(0)) m.nak(0);
     this.#checkDrained();
   }

@@ -202,6 +202,7 @@ export class Publisher implements AsyncDisposable {
     return prepareEmit(event, message, options, extra, {
       hooks: this.#hooks,
       maxPayload: this.nc.info?.max_payload,
+      now: timersOf(this.nc).now(),
     });
   }
 

@@ -1,7 +1,8 @@
 /**
  * Test helpers: a real `nats-server` with JetStream on a free loopback port
  * and a temporary store, or a cluster of them (`NatsCluster`), for your own
- * tests as for ours.
+ * tests as for ours; and {@linkcode MemoryBroker}, NATS and JetStream in
+ * memory on a virtual clock, for unit tests that run in milliseconds.
  *
  * @example Use a server in a test
  * ```ts
@@ -33,3 +34,9 @@ export { assertNoLeaks, leaks } from "./leaks.ts";
 export type { Leaks } from "./leaks.ts";
 export { NatsCluster } from "./cluster.ts";
 export type { ClusterWaitOptions, NatsClusterOptions } from "./cluster.ts";
+export { MemoryBroker } from "./memory/broker.ts";
+export type {
+  AdvanceUntilOptions,
+  MemoryBrokerOptions,
+  MemoryConnectOptions,
+} from "./memory/broker.ts";
