@@ -11,7 +11,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { pathToFileURL } from "node:url";
 import { assertNoLeaks, NatsServer } from "@walnats/walnats/testing";
-import { currentRuntime, spawnScript } from "./_process.ts";
+import { currentRuntime, type Script, spawnScript } from "./_process.ts";
 import {
   collectSnippets,
   mapToPages,
@@ -82,7 +82,9 @@ for (const file of files) {
       await using server = await NatsServer.start();
       const env = noColor();
       env.NATS_URL = server.url;
-      const script = spawnScript(pathToFileURL(file.path), env);
+      const script = TEST_FILE.test(snippet.code)
+        ? spawnTestFile(file.path, env)
+        : spawnScript(pathToFileURL(file.path), env);
       let killed = false;
       const killer = setTimeout(() => {
         killed = true;
@@ -102,6 +104,37 @@ for (const file of files) {
       }
     },
   );
+}
+
+// A block that imports node:test is a test file: it runs under the runtime's
+// test runner (Bun refuses test() outside `bun test`).
+const TEST_FILE = /from\s+["']node:test["']/;
+
+function spawnTestFile(
+  path: string,
+  env: Record<string, string | undefined>,
+): Script {
+  const runtime = currentRuntime().name;
+  const argv = runtime === "deno"
+    ? ["test", "-A", "--no-check", path]
+    : runtime === "bun"
+    ? ["test", "--timeout", String(RUN_TIMEOUT), path]
+    : ["--import", "tsx", "--test", path];
+  const proc = spawn(process.execPath, argv, {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
+  let out = "";
+  const collect = (
+    chunk: Uint8Array,
+  ) => (out += new TextDecoder().decode(chunk));
+  proc.stdout.on("data", collect);
+  proc.stderr.on("data", collect);
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once("close", (code) => resolve(code))
+  );
+  return { proc, output: () => out, exited };
 }
 
 function noColor(): Record<string, string | undefined> {
