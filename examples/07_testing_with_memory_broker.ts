@@ -72,6 +72,9 @@ assert.deepEqual(report, {
   failed: 2,
   deadLettered: 1,
   delayed: 0,
+  timedOut: 0,
+  overdue: 0,
+  skipped: 0,
 });
 
 console.log(`attempts: ${attempts.join(", ")}`);

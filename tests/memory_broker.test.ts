@@ -482,6 +482,9 @@ test("the same test on two brokers from the same start gives the same result, ti
     failed: 10,
     deadLettered: 0,
     delayed: 0,
+    timedOut: 0,
+    overdue: 0,
+    skipped: 0,
   });
 });
 

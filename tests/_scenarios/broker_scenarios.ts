@@ -170,7 +170,15 @@ async function streamFigures(
   };
 }
 
-const noFailures = { succeeded: 0, failed: 0, deadLettered: 0, delayed: 0 };
+const noFailures = {
+  succeeded: 0,
+  failed: 0,
+  deadLettered: 0,
+  delayed: 0,
+  timedOut: 0,
+  overdue: 0,
+  skipped: 0,
+};
 
 /** The scenarios. */
 export const SCENARIOS: Scenario[] = [
@@ -768,7 +776,7 @@ export async function deadLetterAfterRetries(
 /** What {@linkcode deadLetterAfterRetries} must observe everywhere. */
 export const DEAD_LETTER_AFTER_RETRIES: unknown = {
   attempts: [1, 2, 3],
-  report: { succeeded: 0, failed: 2, deadLettered: 1, delayed: 0 },
+  report: { ...noFailures, failed: 2, deadLettered: 1 },
   deadLetter: [{
     reason: "exhausted",
     attempts: 3,

@@ -396,6 +396,11 @@ export class JetStream {
         config.name = subjectName;
       }
     }
+    if (
+      config.ack_policy === "none" && stream.config.retention === "workqueue"
+    ) {
+      throw errors.consumerPullRequiresAck();
+    }
     const name = durable ?? config.name ?? nuid.next().slice(0, 8);
     const existing = stream.consumers.get(name);
     if (existing !== undefined) {

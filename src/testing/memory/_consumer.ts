@@ -95,7 +95,9 @@ export function normalizeConsumerConfig(
   if (ack !== "none" && ack !== "all" && ack !== "explicit") {
     throw errors.invalidJSON();
   }
-  if (ack === "none") throw errors.consumerPullRequiresAck();
+  // nats-server refuses an ack-less pull consumer only on a work-queue
+  // stream (checked where the stream is known); elsewhere it is a reader
+  // whose deliveries count as acked at once.
   const replay = str(r.replay_policy) ?? "instant";
   if (replay !== "instant" && replay !== "original") throw errors.invalidJSON();
   const filter = str(r.filter_subject);
@@ -688,6 +690,7 @@ export class Consumer {
       `$JS.ACK.${this.stream.name}.${this.name}.${dc}.${msg.seq}.${dseq}.${
         epochNanos(msg.ts)
       }.${this.numPending()}`;
+    if (this.config.ack_policy === "none") this.#ackMsg(msg.seq, dseq);
     let hdr = msg.hdr;
     let data = msg.data;
     if (this.config.headers_only) {
