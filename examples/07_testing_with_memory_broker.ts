@@ -76,6 +76,8 @@ assert.deepEqual(report, {
   timedOut: 0,
   overdue: 0,
   skipped: 0,
+  released: 0,
+  ticks: 0,
 });
 
 console.log(`attempts: ${attempts.join(", ")}`);

@@ -32,7 +32,7 @@ export async function snippets(
     text = next < 0 ? rest : rest.slice(0, next);
   }
   const found: Snippet[] = [];
-  for (const m of text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)) {
+  for (const m of text.matchAll(/^```ts(?: [\w-]+)?\n([\s\S]*?)^```$/gm)) {
     const code = m[1]!;
     const name = code.match(/^\/\/ ([\w./-]+\.ts)\b/)?.[1];
     if (name !== undefined) found.push({ file: name, code });

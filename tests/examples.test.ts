@@ -219,6 +219,60 @@ const EXAMPLES: Row[] = [
       assert.match(out, /^stopped$/m);
     },
   },
+  {
+    example: "11_decorators.ts",
+    check(out) {
+      const lines = out.split("\n");
+      const up = lines.indexOf("gateway up");
+      assert.ok(up >= 0, out);
+      const sent = lines.flatMap((l, i) =>
+        /^sent "code \d" to \+\d00$/.test(l) ? [i] : []
+      );
+      assert.equal(sent.length, 4, out); // user 3 does not exist: suppressed
+      assert.ok(sent.every((i) => i > up), "nothing sent before the gateway");
+      assert.ok(!out.includes("code 3"), out);
+      assert.match(
+        out,
+        /^done: 5 succeeded, 0 failed, rate-limited over at least 800 ms$/m,
+      );
+    },
+  },
+  {
+    example: "12_codecs.ts",
+    check(out) {
+      const lines = out.split("\n");
+      for (
+        const line of [
+          "reading t1: 21.5, 21.7",
+          "note from ann: the code is 1234",
+          "audit: ann read the note",
+          "handled 3, dead-lettered 1",
+        ]
+      ) {
+        assert.ok(lines.includes(line), `missing "${line}" in:\n${out}`);
+      }
+      assert.match(out, /^an encrypted note on the wire: \d+ bytes$/m);
+      assert.ok(!out.includes("eve"), "the forgery was never handled");
+      assert.match(out, /^dead letter: poison: DecodeError: .*signature/m);
+    },
+  },
+  {
+    example: "13_services.ts",
+    check(out) {
+      assert.match(out, /^flowchart LR$/m);
+      assert.match(out, /^ {2}e1\(\["price-requested \(with reply\)"\]\)$/m);
+      assert.match(out, /^ {2}e0 -->\|"send-receipt"\| s2$/m);
+      assert.match(out, /^AsyncAPI 3\.0\.0$/m);
+      assert.match(
+        out,
+        /^channels: order-placed, price-requested, price-requested\.reply, user-registered$/m,
+      );
+      assert.match(
+        out,
+        /^operation catalog_quote_handles_price-requested: receive$/m,
+      );
+    },
+  },
 ];
 
 for (const row of EXAMPLES) {

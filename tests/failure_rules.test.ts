@@ -230,28 +230,47 @@ test("a delivery after the last attempt died dead-letters without running, recor
   );
 });
 
-test("a delayed message waits on its first delivery and is attempt 1 on the next", async () => {
+test("a delayed message due within a second waits on its first delivery and is attempt 1 on the next", async () => {
   let attempts: number[] = [];
   const A = actor((_m, ctx) => {
     attempts.push(ctx.attempt);
     throw new Error("boom");
   }, { maxAttempts: 2 });
-  const until = NOW + 5_000;
+  const until = NOW + 800;
   const headers = { [HEADER_DELAY]: String(until / 1000) };
   const h = harness();
   const first = await runJob(h, A, { deliveryCount: 1, headers });
   assert.equal(first.answers[0]!.kind, "nak");
   const waited = (first.answers[0] as { delay: number }).delay;
-  assert.ok(Math.abs(waited - 5000) < 2, `waited ${waited} ms`);
+  assert.ok(Math.abs(waited - 800) < 2, `waited ${waited} ms`);
   assert.deepEqual(attempts, [], "the handler did not run for the wait");
   assert.equal(h.stats.delayed, 1);
-  await h.timers.advance(5_000);
+  await h.timers.advance(800);
   await runJob(h, A, { deliveryCount: 2, headers });
   await runJob(h, A, { deliveryCount: 3, headers });
   assert.deepEqual(attempts, [1, 2]);
   assert.equal(h.deadLetters.length, 1, "maxAttempts 2: two runs, then dead");
   assert.equal(h.deadLetters[0]!.headers[DLQ_HEADERS.attempts], "2");
   attempts = [];
+});
+
+test("a delayed message due later than a second is moved to the delay stream and acked, not run", async () => {
+  const attempts: number[] = [];
+  const A = actor((_m, ctx) => void attempts.push(ctx.attempt));
+  const headers = { [HEADER_DELAY]: String((NOW + 5_000) / 1000) };
+  const h = harness();
+  const first = await runJob(h, A, { deliveryCount: 1, headers });
+  assert.equal(
+    first.answers[0]!.kind,
+    "ack",
+    "the original leaves the consumer",
+  );
+  assert.deepEqual(attempts, [], "the handler did not run");
+  assert.equal(h.stats.delayed, 1);
+  const moved = h.deadLetters.at(-1)!;
+  assert.match(moved.subject, /^walnats_delay\./);
+  assert.match(moved.headers["Nats-Msg-Id"] ?? "", /^moved:/);
+  assert.equal(moved.headers[HEADER_DELAY], headers[HEADER_DELAY]);
 });
 
 test("a backlogged delayed message (first delivered after its delay) still spends its first delivery waiting, so attempts stay exact", async () => {

@@ -404,6 +404,7 @@ test("hostile input never breaks the broker: junk acks, pull requests and API bo
   // No stream was made by the malformed requests.
   assert.deepEqual(broker.streams(), [
     "hostile-target",
+    "walnats_delay_hostile-target",
     "walnats_dlq_hostile-target",
   ]);
 });
@@ -486,6 +487,8 @@ test("the same test on two brokers from the same start gives the same result, ti
     timedOut: 0,
     overdue: 0,
     skipped: 0,
+    released: 0,
+    ticks: 0,
   });
 });
 

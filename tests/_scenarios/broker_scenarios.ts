@@ -178,6 +178,8 @@ const noFailures = {
   timedOut: 0,
   overdue: 0,
   skipped: 0,
+  released: 0,
+  ticks: 0,
 };
 
 /** The scenarios. */
@@ -485,7 +487,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name:
-      "delayed emit: Walnats-Delay holds the handler back, without an attempt",
+      "delayed emit: waits in the delay stream, released when due as attempt 1",
     async run(b) {
       const ev = new Event(uniq("fid-later"), User);
       const seen: { attempt: number; deliveryCount: number; at: number }[] = [];
@@ -511,12 +513,14 @@ export const SCENARIOS: Scenario[] = [
       };
     },
     expected: {
-      seen: [[1, 2]],
+      // The actor's consumer sees the message once, when a listener's mover
+      // released it from the delay stream.
+      seen: [[1, 1]],
       waitedDelay: true,
-      report: { ...noFailures, succeeded: 1, delayed: 1 },
+      report: { ...noFailures, succeeded: 1, released: 1 },
       consumer: {
-        delivered: { consumer_seq: 2, stream_seq: 1 },
-        ack_floor: { consumer_seq: 2, stream_seq: 1 },
+        delivered: { consumer_seq: 1, stream_seq: 1 },
+        ack_floor: { consumer_seq: 1, stream_seq: 1 },
         num_ack_pending: 0,
         num_redelivered: 0,
         num_pending: 0,

@@ -1,5 +1,7 @@
-// The README's "30 seconds" example works in the order it shows, and the
-// wrong order is loud.
+// The multi-file programs of the docs, run as files side by side (the docs
+// harness, tests/docs.test.ts, runs every block on its own): the first event
+// of getting-started.md, and deployment.md's register step run by two
+// processes at once.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -22,56 +24,6 @@ function run(script: string, natsUrl: string): Script {
   );
   return { proc, output: () => out, exited };
 }
-
-async function readmeFiles() {
-  const list = await snippets("README.md", "## 30 seconds");
-  assert.deepEqual(
-    list.map((s) => s.file).sort(),
-    ["events.ts", "publisher.ts", "subscriber.ts"],
-  );
-  return await writeSnippets(list);
-}
-
-test("README 30 seconds: subscriber first, then publisher: the message is handled", async () => {
-  await using server = await NatsServer.start();
-  await using files = await readmeFiles();
-  const sub = run(files.path("subscriber.ts"), server.url);
-  try {
-    await waitFor(() => sub.output().includes("listening; Ctrl-C to stop"), {
-      timeout: 30_000,
-      what: () => `the subscriber to listen:\n${sub.output()}`,
-    });
-    const pub = run(files.path("publisher.ts"), server.url);
-    assert.equal(await pub.exited, 0, pub.output());
-    assert.match(pub.output(), /stored as #1/);
-    assert.doesNotMatch(pub.output(), /no actor yet/, pub.output());
-    await waitFor(
-      () => sub.output().includes("welcome email to Ann (attempt 1)"),
-      {
-        timeout: 30_000,
-        what: () => `the subscriber to handle it:\n${sub.output()}`,
-      },
-    );
-  } finally {
-    sub.proc.kill("SIGINT");
-  }
-  const code = await sub.exited;
-  // Deno reports a child it signalled as killed even when it exited 0.
-  if (!(code === null && "Deno" in globalThis)) {
-    assert.equal(code, 0, sub.output());
-  }
-});
-
-test("README 30 seconds: publisher first on a fresh server warns that the message is discarded", async () => {
-  await using server = await NatsServer.start();
-  await using files = await readmeFiles();
-  const pub = run(files.path("publisher.ts"), server.url);
-  assert.equal(await pub.exited, 0, pub.output());
-  assert.match(
-    pub.output(),
-    /event "user-registered" has no actor yet: .*discarded until an actor registers/,
-  );
-});
 
 test("docs/getting-started.md: the worker handles the three orders emit.ts emits, and stops on Ctrl-C", async () => {
   await using server = await NatsServer.start();
@@ -141,7 +93,7 @@ test("docs/deployment.md: two processes run the register step at once, the other
   assert.match(cleanup.output(), /^walnats_dlq_user-registered: deleted$/m);
 });
 
-test("the named snippets of the README and the docs type-check (deno check, strict)", async (t) => {
+test("the multi-file program of getting-started.md type-checks (deno check, strict)", async (t) => {
   if (!("Deno" in globalThis)) {
     t.skip("type-checked once, from the Deno run");
     return;
@@ -153,9 +105,7 @@ test("the named snippets of the README and the docs type-check (deno check, stri
   try {
     for (
       const [page, section, name] of [
-        ["README.md", "## 30 seconds", "readme"],
         ["docs/getting-started.md", undefined, "getting-started"],
-        ["docs/deployment.md", undefined, "deployment"],
       ] as const
     ) {
       const list = await snippets(page, section);

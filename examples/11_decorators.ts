@@ -1,0 +1,68 @@
+// deno-lint-ignore-file no-console -- a program: printing is its job
+// 11: decorators: flow control around a handler.
+//
+//   deno run -A examples/11_decorators.ts   (NATS_URL, else a local nats-server)
+//
+// One actor sends text messages: at most 2 start in any 300 ms
+// (rateLimit), a deleted user counts as done (suppress), and nothing runs
+// until the SMS gateway is up (requireReady). See docs/decorators.md.
+import process from "node:process";
+import * as v from "valibot";
+import { Actor, Actors, Event, Events, silentLogger } from "@walnats/walnats";
+import { rateLimit, requireReady, suppress } from "@walnats/walnats/decorators";
+import { NatsServer } from "@walnats/walnats/testing";
+
+class NotFoundError extends Error {}
+
+const SMS_REQUESTED = new Event(
+  "example-sms-requested",
+  v.object({ user: v.number(), text: v.string() }),
+);
+const PHONES = new Map([[1, "+100"], [2, "+200"], [4, "+400"], [5, "+500"]]);
+const gateway = { up: false };
+const started = performance.now();
+
+const SEND_SMS = new Actor(
+  "example-send-sms",
+  SMS_REQUESTED,
+  suppress({ log: false }, NotFoundError)(
+    requireReady(() => gateway.up, { pause: 50 })(
+      rateLimit(2, 300)(({ user, text }) => {
+        const phone = PHONES.get(user);
+        if (phone === undefined) throw new NotFoundError(`no user ${user}`);
+        const at = Math.round(performance.now() - started);
+        console.log(`sent "${text}" to ${phone}`);
+        return at;
+      }),
+    ),
+  ),
+);
+
+const server = process.env.NATS_URL ? undefined : await NatsServer.start();
+const url = process.env.NATS_URL ?? server!.url;
+try {
+  await using pub = await new Events(SMS_REQUESTED).connect(url);
+  await pub.register();
+  await using sub = await new Actors(SEND_SMS).connect(url);
+  await sub.register();
+  await pub.emitMany(
+    SMS_REQUESTED,
+    [1, 2, 3, 4, 5].map((user) => ({ user, text: `code ${user}` })),
+  );
+  setTimeout(() => {
+    gateway.up = true;
+    console.log("gateway up");
+  }, 200);
+  const report = await sub.listen({
+    burst: true,
+    batch: 5,
+    logger: silentLogger,
+  });
+  const took = performance.now() - started;
+  console.log(
+    `done: ${report.succeeded} succeeded, ${report.failed} failed, ` +
+      `rate-limited over ${took >= 800 ? "at least" : "under"} 800 ms`,
+  );
+} finally {
+  await server?.close();
+}
