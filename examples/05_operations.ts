@@ -32,9 +32,9 @@ const server = process.env.NATS_URL ? undefined : await NatsServer.start();
 const url = process.env.NATS_URL ?? server!.url;
 try {
   await using pub = await new Events(ORDER).connect(url);
-  await pub.register();
   await using sub = await new Actors(CHARGE, SHIP).connect(url);
-  await sub.register();
+  await sub.register({ events: true }); // the stream, then the consumer
+  await pub.register(); // the event has an actor now
   for (let id = 1; id <= 5; id++) await pub.emit(ORDER, { id });
   await using charging = await new Actors(CHARGE).connect(url);
   await charging.listen({ burst: true, batch: 10, logger: silentLogger });

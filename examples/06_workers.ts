@@ -38,9 +38,9 @@ const server = process.env.NATS_URL ? undefined : await NatsServer.start();
 const url = process.env.NATS_URL ?? server!.url;
 try {
   await using pub = await new Events(CHECKSUM, RUNAWAY).connect(url);
-  await pub.register();
   await using sub = await new Actors(CHECKSUMMER, RUNNER).connect(url);
-  await sub.register();
+  await sub.register({ events: true }); // the stream, then the consumer
+  await pub.register(); // the event has an actor now
   const stop = new AbortController();
   const listening = sub.listen({
     signal: stop.signal,

@@ -49,9 +49,9 @@ const token = [...crypto.getRandomValues(new Uint8Array(16))]
   .map((b) => b.toString(16).padStart(2, "0")).join("");
 try {
   await using pub = await new Events(ORDER).connect(url);
-  await pub.register();
   await using sub = await new Actors(CHARGE, SHIP).connect(url);
-  await sub.register();
+  await sub.register({ events: true }); // the stream, then the consumer
+  await pub.register(); // the event has an actor now
   for (let id = 1; id <= 5; id++) await pub.emit(ORDER, { id });
   // "charge" handles them (order 3 is dead-lettered); "ship" is not
   // running, so it lags by 5.

@@ -30,9 +30,9 @@ const REMIND = new Actor("example-remind", REMINDER, ({ text }) => {
 
 const server = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 await using pub = await new Events(REMINDER).connect(server);
-await pub.register();
 await using sub = await new Actors(REMIND).connect(server);
-await sub.register(); // also creates the event's delay stream
+await sub.register({ events: true }); // also creates the event's delay stream
+await pub.register(); // the event has an actor now
 
 const listening = sub.listen({ signal: stop.signal, pollDelay: 500 });
 

@@ -42,9 +42,9 @@ const server = process.env.NATS_URL ? undefined : await NatsServer.start();
 const url = process.env.NATS_URL ?? server!.url;
 try {
   await using pub = await new Events(SMS_REQUESTED).connect(url);
-  await pub.register();
   await using sub = await new Actors(SEND_SMS).connect(url);
-  await sub.register();
+  await sub.register({ events: true }); // the stream, then the consumer
+  await pub.register(); // the event has an actor now
   await pub.emitMany(
     SMS_REQUESTED,
     [1, 2, 3, 4, 5].map((user) => ({ user, text: `code ${user}` })),

@@ -42,9 +42,9 @@ const url = process.env.NATS_URL ?? server!.url;
 try {
   await using pub = await new Events(READING_TAKEN, NOTE_SHARED, AUDIT_LOGGED)
     .connect(url);
-  await pub.register();
   await using sub = await new Actors(CHART, READ, AUDIT).connect(url);
-  await sub.register();
+  await sub.register({ events: true }); // the stream, then the consumer
+  await pub.register(); // the event has an actor now
 
   await pub.emit(READING_TAKEN, { sensor: "t1", values: [21.5, 21.7] });
   await pub.emit(NOTE_SHARED, { author: "ann", body: "the code is 1234" });
