@@ -4,12 +4,8 @@ import { Consumer } from "./_consumer.ts";
 import { normalizeConsumerConfig, updateRefusal } from "./_consumer_config.ts";
 import { ApiError, errors } from "./_errors.ts";
 import type { WireMsg } from "./_message.ts";
-import {
-  type Env,
-  normalizeStreamConfig,
-  Stream,
-  subjectsOverlap,
-} from "./_stream.ts";
+import { type Env, Stream } from "./_stream.ts";
+import { normalizeStreamConfig, subjectsOverlap } from "./_stream_config.ts";
 import { nuid } from "@nats-io/nats-core/internal";
 
 const decoder = new TextDecoder();
