@@ -9,48 +9,21 @@
 // `@ignore`: these types are public in their own package; deno doc --lint
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import {
-  jetstream,
-  type JetStreamManager,
-  jetstreamManager,
-} from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import type { AnyActor } from "../actor.ts";
-import {
-  type DeadLetter,
-  deadLetterStream,
-  listDeadLetters,
-  replayDeadLetters,
-  toDeadLetter,
-} from "../dead_letter.ts";
 import type { AnyEvent } from "../event.ts";
-import { isCode } from "../ops/_kv.ts";
-import { pauseActor, resumeActor } from "../ops/pause.ts";
-import { listSchedules } from "../ops/schedules.ts";
-import {
-  type ActorRef,
-  type EventStatus,
-  type Status,
-  status,
-} from "../ops/status.ts";
+import { type ActorRef, type Status, status } from "../ops/status.ts";
 import type { Services } from "../services/services.ts";
 import { connect } from "../transports/connect.ts";
+import { act, actions } from "./_actions.ts";
 import { ASSET_VERSION, ASSETS } from "./_assets.ts";
-import { bearer, MIN_TOKEN_LENGTH, TokenCheck } from "./_auth.ts";
 import { FeedHub } from "./_feed.ts";
-import { type Html, html } from "./_html.ts";
-import { page, type PageContext, problem } from "./_layout.ts";
-import { overviewBody, overviewLive } from "./_overview.ts";
-import {
-  actorPage,
-  architecturePage,
-  deadLetterIndex,
-  deadLetterList,
-  deadLetterPage,
-  feedPage,
-  schedulesPage,
-} from "./_pages.ts";
+import { HttpError, json, message, respond } from "./_http.ts";
+import type { PageContext } from "./_layout.ts";
+import { resolveOptions } from "./_options.ts";
+import { errorResponse, pages } from "./_routes.ts";
 import { Sampler } from "./_sampler.ts";
 
 /** Options for {@linkcode dashboard}. */
@@ -161,85 +134,6 @@ export interface Dashboard {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const PREFIX = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*$/;
-const MAX_BODY = 64 * 1024;
-const MAX_SEQUENCES = 1000;
-const PAGE_SIZE = 50;
-const FAILURE_WINDOW = 100;
-const RECENT_FAILURES = 10;
-const MAX_REPLAY_BATCH = 1000;
-const DEFAULT_REPLAY_BATCH = 100;
-
-const SECURITY_HEADERS: Record<string, string> = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
-  "cross-origin-opener-policy": "same-origin",
-  "cross-origin-resource-policy": "same-origin",
-};
-
-/** A failure with the HTTP status to answer. */
-class HttpError extends Error {
-  override name = "HttpError";
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
-function respond(
-  body: BodyInit | null,
-  status: number,
-  type: string,
-  extra: Record<string, string> = {},
-): Response {
-  return new Response(body, {
-    status,
-    headers: {
-      ...SECURITY_HEADERS,
-      "content-type": type,
-      "cache-control": "no-store",
-      ...extra,
-    },
-  });
-}
-
-function json(body: unknown, status = 200, extra?: Record<string, string>) {
-  return respond(
-    JSON.stringify(body),
-    status,
-    "application/json; charset=utf-8",
-    extra,
-  );
-}
-
-function htmlResponse(body: Html, status = 200): Response {
-  return respond(body.text, status, "text/html; charset=utf-8");
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message || error.name : String(error);
-}
-
-function isActorCode(a: AnyActor | ActorRef): a is AnyActor {
-  return typeof (a as AnyActor).consumerConfig === "function";
-}
-
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `Cannot create dashboard: ${name} must be a positive number, got ${
-        String(value)
-      }`,
-    );
-  }
-  return value;
-}
-
 /**
  * Create a dashboard: an overview of every event and actor (lag,
  * unacknowledged and redelivered messages, throughput charts, dead
@@ -285,67 +179,18 @@ function positive(name: string, value: unknown, fallback: number): number {
  * ```
  */
 export function dashboard(options: DashboardOptions): Dashboard {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Cannot create dashboard: options must be an object");
-  }
-  if ((options.nc === undefined) === (options.server === undefined)) {
-    throw new TypeError(
-      "Cannot create dashboard: give exactly one of nc (a connection) and server (where to connect)",
-    );
-  }
-  const readOnly = options.readOnly ?? true;
-  if (typeof readOnly !== "boolean") {
-    throw new TypeError("Cannot create dashboard: readOnly must be a boolean");
-  }
-  let tokens: TokenCheck | undefined;
-  if (!readOnly) {
-    if (typeof options.token !== "string") {
-      throw new TypeError(
-        "Cannot create dashboard: readOnly is false but no token is given (actions need one)",
-      );
-    }
-    if (options.token.length < MIN_TOKEN_LENGTH) {
-      throw new RangeError(
-        `Cannot create dashboard: the token is ${options.token.length} characters long, at least ${MIN_TOKEN_LENGTH} are needed`,
-      );
-    }
-    tokens = new TokenCheck(options.token);
-  }
-  const prefix = options.prefix ?? "";
-  if (typeof prefix !== "string" || !PREFIX.test(prefix)) {
-    throw new TypeError(
-      `Cannot create dashboard: prefix must be "" or a path such as "/ops" (no trailing slash), got ${
-        JSON.stringify(prefix)
-      }`,
-    );
-  }
-  const refresh = positive("refresh", options.refresh, 5000);
-  const history = positive("history", options.history, 600_000);
-  const timeout = positive("timeout", options.timeout, 5000);
-  const hosts = options.hosts === undefined
-    ? undefined
-    : new Set(options.hosts.map((h) => h.toLowerCase()));
-  const services = options.services;
-
-  // What status() reads: the options', else the Services', else everything.
-  let events = options.events;
-  let actors = options.actors;
-  if (services !== undefined && events === undefined && actors === undefined) {
-    actors = services.services.flatMap((s) => s.actors);
-    events = [
-      ...services.services.flatMap((s) => s.emits),
-      ...actors.map((a) => (a as AnyActor).event),
-    ];
-  }
-  const code = new Map<string, AnyActor>();
-  for (const a of actors ?? []) {
-    if (isActorCode(a)) code.set(`${a.event.name}\u0000${a.name}`, a);
-  }
-  const statusOptions = {
+  const {
+    readOnly,
+    tokens,
+    prefix,
+    refresh,
+    history,
     timeout,
-    ...(events === undefined ? {} : { events }),
-    ...(actors === undefined ? {} : { actors }),
-  };
+    hosts,
+    services,
+    code,
+    statusOptions,
+  } = resolveOptions(options);
 
   let ncPromise: Promise<NatsConnection> | undefined = options.nc === undefined
     ? undefined
@@ -401,7 +246,6 @@ export function dashboard(options: DashboardOptions): Dashboard {
     architecture: services !== undefined,
     version: ASSET_VERSION,
   };
-  let asyncapi: Promise<unknown> | undefined;
 
   const audit = (record: Omit<ActionRecord, "time">) => {
     sampler.invalidate();
@@ -414,465 +258,26 @@ export function dashboard(options: DashboardOptions): Dashboard {
 
   const current = () => sampler.current(Math.min(1000, refresh / 2));
 
-  const requireEvent = (report: Status, name: unknown): EventStatus => {
-    if (typeof name !== "string" || name === "") {
-      throw new HttpError(400, "event is missing");
-    }
-    const found = report.events.find((e) => e.name === name);
-    if (found === undefined) {
-      throw new HttpError(404, `unknown event ${JSON.stringify(name)}`);
-    }
-    return found;
+  const actionContext = {
+    readOnly,
+    tokens,
+    connection,
+    manager,
+    current,
+    audit,
   };
-
-  const requireActor = (
-    report: Status,
-    name: unknown,
-    event?: string,
-  ): void => {
-    if (typeof name !== "string" || name === "") {
-      throw new HttpError(400, "actor is missing");
-    }
-    const known = report.actors.some((a) =>
-      a.name === name && (event === undefined || a.event === event)
-    );
-    if (!known) {
-      throw new HttpError(
-        404,
-        `unknown actor ${JSON.stringify(name)}${
-          event === undefined ? "" : ` of event ${JSON.stringify(event)}`
-        }`,
-      );
-    }
-  };
-
-  const getLetter = async (
-    jsm: JetStreamManager,
-    stream: string,
-    seq: number,
-  ): Promise<DeadLetter | undefined> => {
-    try {
-      const stored = await jsm.streams.getMessage(deadLetterStream(stream), {
-        seq,
-      });
-      return stored === null
-        ? undefined
-        : toDeadLetter(stored.seq, stored.header, stored.data);
-    } catch (error) {
-      if (isCode(error, 10037) || isCode(error, 10059)) return undefined;
-      throw error;
-    }
-  };
-
-  const deadLetterCount = async (
-    jsm: JetStreamManager,
-    stream: string,
-    actor: string | undefined,
-  ): Promise<number> => {
-    try {
-      const info = await jsm.streams.info(deadLetterStream(stream), {
-        subjects_filter: `walnats_dlq.${stream}.${actor ?? "*"}`,
-      });
-      return Object.values(info.state.subjects ?? {}).reduce(
-        (n, c) => n + c,
-        0,
-      );
-    } catch (error) {
-      if (isCode(error, 10059)) return 0;
-      throw error;
-    }
-  };
-
-  /** The dead letters an action names: by sequence (all must exist). */
-  const selected = async (
-    jsm: JetStreamManager,
-    stream: string,
-    body: Record<string, unknown>,
-  ): Promise<DeadLetter[]> => {
-    const seqs = body.sequences;
-    if (
-      !Array.isArray(seqs) || seqs.length === 0 ||
-      seqs.length > MAX_SEQUENCES ||
-      !seqs.every((n) => Number.isSafeInteger(n) && n > 0)
-    ) {
-      throw new HttpError(
-        400,
-        `sequences must be 1 to ${MAX_SEQUENCES} positive integers (or all: true)`,
-      );
-    }
-    const letters = await Promise.all(
-      [...new Set(seqs as number[])].map((n) => getLetter(jsm, stream, n)),
-    );
-    const missing = (seqs as number[]).filter((_, i) =>
-      letters[i] === undefined ||
-      (body.actor !== undefined && letters[i]!.actor !== body.actor)
-    );
-    if (missing.length > 0) {
-      throw new HttpError(
-        404,
-        `no dead letter ${
-          missing.map((n) => `#${n}`).join(", ")
-        } here; nothing was done`,
-      );
-    }
-    return letters as DeadLetter[];
-  };
-
-  const actions: Record<
-    string,
-    (body: Record<string, unknown>) => Promise<Response>
-  > = {
-    "/api/token": () => Promise.resolve(json({ ok: true })),
-    "/api/replay": async (body) => {
-      const report = await current();
-      const event = requireEvent(report, body.event);
-      const actor = body.actor === undefined ? undefined : String(body.actor);
-      if (actor !== undefined) requireActor(report, actor, event.name);
-      const jsm = await manager();
-      let letters: DeadLetter[];
-      if (body.all === true) {
-        const limit = body.limit === undefined
-          ? DEFAULT_REPLAY_BATCH
-          : Number(body.limit);
-        if (!Number.isSafeInteger(limit) || limit < 1) {
-          throw new HttpError(400, "limit must be a positive integer");
-        }
-        letters = await listDeadLetters(jsm, event.stream, {
-          ...(actor === undefined ? {} : { actor }),
-          limit: Math.min(limit, MAX_REPLAY_BATCH),
-        });
-      } else {
-        letters = await selected(jsm, event.stream, body);
-      }
-      const replayed = await replayDeadLetters(
-        jetstream(await connection()),
-        jsm,
-        letters,
-      );
-      audit({
-        action: "replay",
-        event: event.name,
-        ...(actor === undefined ? {} : { actor }),
-        count: replayed,
-      });
-      const remaining = await deadLetterCount(jsm, event.stream, actor);
-      return json({ replayed, remaining });
-    },
-    "/api/delete": async (body) => {
-      const report = await current();
-      const event = requireEvent(report, body.event);
-      const actor = body.actor === undefined ? undefined : String(body.actor);
-      if (actor !== undefined) requireActor(report, actor, event.name);
-      const jsm = await manager();
-      const dlq = deadLetterStream(event.stream);
-      let deleted = 0;
-      if (body.all === true) {
-        try {
-          const r = await jsm.streams.purge(dlq, {
-            filter: `walnats_dlq.${event.stream}.${actor ?? "*"}`,
-          });
-          deleted = r.purged;
-        } catch (error) {
-          if (!isCode(error, 10059)) throw error;
-        }
-      } else {
-        for (const letter of await selected(jsm, event.stream, body)) {
-          if (await jsm.streams.deleteMessage(dlq, letter.sequence, false)) {
-            deleted++;
-          }
-        }
-      }
-      audit({
-        action: "delete",
-        event: event.name,
-        ...(actor === undefined ? {} : { actor }),
-        count: deleted,
-      });
-      const remaining = await deadLetterCount(jsm, event.stream, actor);
-      return json({ deleted, remaining });
-    },
-    "/api/pause": async (body) => {
-      requireActor(await current(), body.actor);
-      const record = await pauseActor(await connection(), body.actor as string);
-      audit({ action: "pause", actor: body.actor as string, count: 1 });
-      return json(record);
-    },
-    "/api/resume": async (body) => {
-      requireActor(await current(), body.actor);
-      const was = await resumeActor(await connection(), body.actor as string);
-      audit({ action: "resume", actor: body.actor as string, count: 1 });
-      return json({ resumed: was });
-    },
-  };
-
-  const readBody = async (
-    request: Request,
-  ): Promise<Record<string, unknown>> => {
-    const type = request.headers.get("content-type") ?? "";
-    if (!/^application\/json\s*(;|$)/i.test(type)) {
-      throw new HttpError(415, "the body must be application/json");
-    }
-    const length = Number(request.headers.get("content-length") ?? "0");
-    if (length > MAX_BODY) throw new HttpError(413, "the body is too large");
-    const reader = request.body?.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (reader !== undefined) {
-      while (true) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.length;
-        if (size > MAX_BODY) {
-          await reader.cancel().catch(() => {});
-          throw new HttpError(413, "the body is too large");
-        }
-        chunks.push(value);
-      }
-    }
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
-    let value: unknown;
-    try {
-      value = size === 0 ? {} : JSON.parse(new TextDecoder().decode(bytes));
-    } catch {
-      throw new HttpError(400, "the body is not JSON");
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new HttpError(400, "the body must be a JSON object");
-    }
-    return value as Record<string, unknown>;
-  };
-
-  const act = async (request: Request, path: string): Promise<Response> => {
-    const action = actions[path]!;
-    if (readOnly) {
-      return json({ error: "the dashboard is read-only" }, 403);
-    }
-    const given = bearer(request);
-    if (given === undefined || !(await tokens!.matches(given))) {
-      return json(
-        { error: "a valid token is needed (Authorization: Bearer <token>)" },
-        401,
-        { "www-authenticate": 'Bearer realm="walnats dashboard"' },
-      );
-    }
-    return await action(await readBody(request));
-  };
-
-  const pageFor = async (path: string, url: URL): Promise<Response> => {
-    const q = url.searchParams;
-    switch (path) {
-      case "/": {
-        const report = await current();
-        const live = overviewLive(ctx, report, sampler, history);
-        const warning = lastSampleError === undefined
-          ? ""
-          : problem(`The last status sample failed: ${lastSampleError}`);
-        return htmlResponse(
-          page(
-            ctx,
-            "/",
-            "Overview",
-            html`${warning}${overviewBody(ctx, live)}`,
-          ),
-        );
-      }
-      case "/partial/overview":
-        return htmlResponse(
-          overviewLive(ctx, await current(), sampler, history),
-        );
-      case "/actor": {
-        const report = await current();
-        const event = q.get("event") ?? "";
-        const name = q.get("name") ?? "";
-        const actor = report.actors.find((a) =>
-          a.event === event && a.name === name
-        );
-        if (actor === undefined) {
-          throw new HttpError(
-            404,
-            `unknown actor ${JSON.stringify(name)} of event ${
-              JSON.stringify(event)
-            }`,
-          );
-        }
-        const jsm = await manager();
-        let server;
-        try {
-          server = (await jsm.consumers.info(actor.stream, actor.name)).config;
-        } catch (error) {
-          if (!isCode(error, 10014) && !isCode(error, 10059)) throw error;
-        }
-        let failures: DeadLetter[] = [];
-        try {
-          const info = await jsm.streams.info(deadLetterStream(actor.stream));
-          if (info.state.messages > 0) {
-            failures = (await listDeadLetters(jsm, actor.stream, {
-              actor: actor.name,
-              from: Math.max(
-                info.state.first_seq,
-                info.state.last_seq - FAILURE_WINDOW + 1,
-              ),
-              limit: FAILURE_WINDOW,
-            })).slice(-RECENT_FAILURES).reverse();
-          }
-        } catch (error) {
-          if (!isCode(error, 10059)) throw error;
-        }
-        return htmlResponse(page(
-          ctx,
-          "/",
-          `Actor ${actor.name}`,
-          actorPage(ctx, {
-            actor,
-            server,
-            code: code.get(`${actor.event}\u0000${actor.name}`),
-            failures,
-            windowMs: history,
-          }, sampler),
-        ));
-      }
-      case "/dead-letters": {
-        const report = await current();
-        const eventName = q.get("event");
-        if (eventName === null || eventName === "") {
-          return htmlResponse(
-            page(
-              ctx,
-              "/dead-letters",
-              "Dead letters",
-              deadLetterIndex(ctx, report),
-            ),
-          );
-        }
-        const event = requireEvent(report, eventName);
-        const actorName = q.get("actor") || undefined;
-        const eventActors = report.actors.filter((a) => a.event === event.name);
-        if (
-          actorName !== undefined &&
-          !eventActors.some((a) => a.name === actorName)
-        ) {
-          throw new HttpError(
-            404,
-            `unknown actor ${JSON.stringify(actorName)} of event ${
-              JSON.stringify(event.name)
-            }`,
-          );
-        }
-        const fromText = q.get("from");
-        const from = fromText === null ? undefined : Number(fromText);
-        if (from !== undefined && !(Number.isSafeInteger(from) && from > 0)) {
-          throw new HttpError(400, "from must be a positive integer");
-        }
-        const jsm = await manager();
-        const letters = await listDeadLetters(jsm, event.stream, {
-          ...(actorName === undefined ? {} : { actor: actorName }),
-          ...(from === undefined ? {} : { from }),
-          limit: PAGE_SIZE,
-        });
-        const total = await deadLetterCount(jsm, event.stream, actorName);
-        return htmlResponse(page(
-          ctx,
-          "/dead-letters",
-          `Dead letters of ${event.name}`,
-          deadLetterList(ctx, {
-            event: event.name,
-            actor: actorName,
-            actors: eventActors.map((a) => a.name),
-            letters,
-            total,
-            next: letters.length === PAGE_SIZE
-              ? letters.at(-1)!.sequence + 1
-              : undefined,
-          }),
-        ));
-      }
-      case "/dead-letter": {
-        const report = await current();
-        const event = requireEvent(report, q.get("event"));
-        const seq = Number(q.get("seq"));
-        if (!Number.isSafeInteger(seq) || seq < 1) {
-          throw new HttpError(400, "seq must be a positive integer");
-        }
-        const letter = await getLetter(await manager(), event.stream, seq);
-        if (letter === undefined) {
-          throw new HttpError(
-            404,
-            `no dead letter #${seq} of event ${JSON.stringify(event.name)}`,
-          );
-        }
-        return htmlResponse(page(
-          ctx,
-          "/dead-letters",
-          `Dead letter #${seq}`,
-          deadLetterPage(ctx, letter),
-        ));
-      }
-      case "/schedules":
-        return htmlResponse(page(
-          ctx,
-          "/schedules",
-          "Schedules",
-          schedulesPage(ctx, await listSchedules(await connection())),
-        ));
-      case "/feed": {
-        const report = await current();
-        return htmlResponse(page(
-          ctx,
-          "/feed",
-          "Live feed",
-          feedPage(ctx, report.events.map((e) => e.name)),
-        ));
-      }
-      case "/architecture": {
-        if (services === undefined) {
-          throw new HttpError(
-            404,
-            "no Services was given to the dashboard, so there is no architecture page",
-          );
-        }
-        asyncapi ??= services.asyncapi();
-        return htmlResponse(page(
-          ctx,
-          "/architecture",
-          "Architecture",
-          architecturePage(ctx, services, await asyncapi),
-        ));
-      }
-      case "/api/status":
-        return json(await current());
-      case "/api/asyncapi.json": {
-        if (services === undefined) {
-          throw new HttpError(404, "no Services was given to the dashboard");
-        }
-        asyncapi ??= services.asyncapi();
-        return json(await asyncapi);
-      }
-      default:
-        throw new HttpError(404, `no page ${JSON.stringify(path)}`);
-    }
-  };
-
-  const errorResponse = (error: unknown, path: string): Response => {
-    const status = error instanceof HttpError ? error.status : 503;
-    const text = error instanceof HttpError
-      ? error.message
-      : `the NATS server did not answer: ${message(error)}`;
-    if (path.startsWith("/api/")) return json({ error: text }, status);
-    return htmlResponse(
-      page(
-        ctx,
-        "",
-        status === 404 ? "Not found" : "Error",
-        problem(text),
-      ),
-      status,
-    );
-  };
+  const all = actions(actionContext);
+  const pageFor = pages({
+    ctx,
+    connection,
+    manager,
+    current,
+    sampler,
+    history,
+    code,
+    services,
+    lastSampleError: () => lastSampleError,
+  });
 
   const handle = async (request: Request): Promise<Response> => {
     let path = "";
@@ -895,11 +300,11 @@ export function dashboard(options: DashboardOptions): Dashboard {
       }
       if (closed) throw new HttpError(503, "the dashboard is closed");
       const method = request.method.toUpperCase();
-      if (path in actions) {
+      if (path in all) {
         if (method !== "POST") {
           return json({ error: "use POST" }, 405, { allow: "POST" });
         }
-        return await act(request, path);
+        return await act(actionContext, all, request, path);
       }
       if (method !== "GET" && method !== "HEAD") {
         return json({ error: `${method} is not allowed here` }, 405, {
@@ -929,7 +334,7 @@ export function dashboard(options: DashboardOptions): Dashboard {
       }
       return head ? new Response(null, response) : response;
     } catch (error) {
-      return errorResponse(error, path);
+      return errorResponse(ctx, error, path);
     }
   };
 

@@ -150,7 +150,8 @@ export class DelayMover {
     const consumer = await this.#js.consumers.get(this.#stream, MOVER);
     const messages = await consumer.fetch({
       max_messages: MOVER_BATCH,
-      expires: burst ? 500 : FETCH_EXPIRES,
+      // nats.js refuses a fetch that expires in under a second.
+      expires: burst ? 1000 : FETCH_EXPIRES,
     });
     const releases: Promise<void>[] = [];
     for await (const m of messages) {

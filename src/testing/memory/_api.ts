@@ -1,18 +1,11 @@
 // The JetStream API on `$JS.API.>` and the ack subjects `$JS.ACK.>`:
 // requests parsed, answered with nats-server 2.9's JSON shapes and errors.
-import {
-  Consumer,
-  normalizeConsumerConfig,
-  updateRefusal,
-} from "./_consumer.ts";
+import { Consumer } from "./_consumer.ts";
+import { normalizeConsumerConfig, updateRefusal } from "./_consumer_config.ts";
 import { ApiError, errors } from "./_errors.ts";
 import type { WireMsg } from "./_message.ts";
-import {
-  type Env,
-  normalizeStreamConfig,
-  Stream,
-  subjectsOverlap,
-} from "./_stream.ts";
+import { type Env, Stream } from "./_stream.ts";
+import { normalizeStreamConfig, subjectsOverlap } from "./_stream_config.ts";
 import { nuid } from "@nats-io/nats-core/internal";
 
 const decoder = new TextDecoder();
