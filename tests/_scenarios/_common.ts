@@ -169,6 +169,7 @@ export async function streamFigures(
 export const noFailures = {
   succeeded: 0,
   failed: 0,
+  retried: 0,
   deadLettered: 0,
   delayed: 0,
   timedOut: 0,

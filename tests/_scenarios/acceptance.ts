@@ -55,7 +55,7 @@ export async function deadLetterAfterRetries(
 /** What {@linkcode deadLetterAfterRetries} must observe everywhere. */
 export const DEAD_LETTER_AFTER_RETRIES: unknown = {
   attempts: [1, 2, 3],
-  report: { ...noFailures, failed: 2, deadLettered: 1 },
+  report: { ...noFailures, failed: 3, retried: 2, deadLettered: 1 },
   deadLetter: [{
     reason: "exhausted",
     attempts: 3,

@@ -141,7 +141,7 @@ export const DELIVERY_SCENARIOS: Scenario[] = [
     expected: {
       attempts: [[1, 1], [2, 2], [3, 3]],
       waitedRetryDelay: [true, true],
-      report: { ...noFailures, succeeded: 1, failed: 2 },
+      report: { ...noFailures, succeeded: 1, failed: 2, retried: 2 },
       consumer: {
         delivered: { consumer_seq: 3, stream_seq: 1 },
         ack_floor: { consumer_seq: 3, stream_seq: 1 },
@@ -191,7 +191,7 @@ export const DELIVERY_SCENARIOS: Scenario[] = [
     },
     expected: {
       attempts: [1, 2, 3],
-      report: { ...noFailures, failed: 2, deadLettered: 1 },
+      report: { ...noFailures, failed: 3, retried: 2, deadLettered: 1 },
       deadLetters: [{
         reason: "exhausted",
         attempts: 3,
@@ -241,7 +241,7 @@ export const DELIVERY_SCENARIOS: Scenario[] = [
     },
     expected: {
       called: 0,
-      report: { ...noFailures, deadLettered: 1 },
+      report: { ...noFailures, failed: 1, deadLettered: 1 },
       deadLetters: [{ reason: "poison", attempts: 1, payload: "{not json" }],
       consumer: {
         delivered: { consumer_seq: 1, stream_seq: 1 },
