@@ -17,9 +17,9 @@ import { join } from "node:path";
 import process from "node:process";
 import { NatsServer } from "../src/testing/mod.ts";
 import {
+  isCompared,
   openContext,
   runOnce,
-  type ScenarioName,
   SCENARIOS,
   type Side,
   sizeOf,
@@ -48,9 +48,13 @@ function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
 
-const scenario = (flag("scenario") ?? "handle-tuned") as ScenarioName;
-if (!SCENARIOS.includes(scenario) || scenario === "soak") {
-  console.error(`cannot profile scenario "${scenario}"`);
+const scenario = flag("scenario") ?? "handle-tuned";
+if (!isCompared(scenario)) {
+  console.error(
+    `cannot profile scenario "${scenario}"; known: ${
+      SCENARIOS.filter(isCompared).join(", ")
+    }`,
+  );
   process.exit(2);
 }
 const sides = (flag("side")?.split(",") ?? ["ours", "raw"]) as Side[];

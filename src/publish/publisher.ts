@@ -64,6 +64,9 @@ export type {
 
 const DEFAULT_WINDOW = 256;
 const DEFAULT_TIMEOUT = 4000;
+/** What a fire-and-forget emit resolves to: one settled promise, reused. */
+const SETTLED: Promise<undefined> = Promise.resolve(undefined);
+
 /** Milliseconds an acknowledged emit may take, retries included. */
 const EMIT_TIMEOUT = 5000;
 
@@ -194,7 +197,7 @@ export class Publisher implements AsyncDisposable {
     message: unknown,
     options: EmitOptions,
     extra: Extra,
-  ): Promise<Prepared> {
+  ): Prepared | Promise<Prepared> {
     return prepareEmit(event, message, options, extra, {
       hooks: this.#hooks,
       maxPayload: this.nc.info?.max_payload,
@@ -289,27 +292,65 @@ export class Publisher implements AsyncDisposable {
     message: NoInfer<I>,
     options?: EmitOptions,
   ): Promise<EmitResult | undefined>;
-  async emit<I>(
+  emit<I>(
     event: Event<unknown, I, unknown, unknown>,
     message: NoInfer<I>,
     options: EmitOptions = {},
   ): Promise<EmitResult | undefined> {
-    const ev = this.#registered(event as AnyEvent, "emit");
+    return options.sync === false
+      ? this.#emitUnacked(event as AnyEvent, message, options)
+      : this.#emitAcked(event as AnyEvent, message, options);
+  }
+
+  async #emitAcked(
+    event: AnyEvent,
+    message: unknown,
+    options: EmitOptions,
+  ): Promise<EmitResult> {
+    const ev = this.#registered(event, "emit");
     checkTimeout(ev.name, options.timeout);
     const { data, headers } = await this.#prepare(ev, message, options, {});
-    if (options.sync === false) {
-      this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
-      if (this.#observers.length > 0) {
-        notifyEmit(this.#observers, {
-          event: ev,
-          duration: 0,
-          outcome: "ok",
-          sync: false,
-        });
-      }
-      return undefined;
-    }
     return await this.#publish(ev, data, headers, options.timeout);
+  }
+
+  // Fire-and-forget without an await chain: with a synchronous codec the
+  // message is in nats.js' outbound buffer when emit() returns, and the
+  // returned promise is already settled. nats.js writes its buffer once per
+  // turn of the event loop (a microtask), so a loop of emits that does not
+  // await each one goes out in a few large writes, as a raw nc.publish loop
+  // does; awaiting each costs one write per message, raw or not.
+  #emitUnacked(
+    event: AnyEvent,
+    message: unknown,
+    options: EmitOptions,
+  ): Promise<undefined> {
+    try {
+      const ev = this.#registered(event, "emit");
+      checkTimeout(ev.name, options.timeout);
+      const prepared = this.#prepare(ev, message, options, {});
+      if (prepared instanceof Promise) {
+        return prepared.then((p) => this.#sendUnacked(ev, p));
+      }
+      this.#sendUnacked(ev, prepared);
+      return SETTLED;
+    } catch (error) {
+      // Never a synchronous throw: emit() always returns a promise.
+      return Promise.reject(error);
+    }
+  }
+
+  #sendUnacked(ev: AnyEvent, prepared: Prepared): undefined {
+    const { data, headers } = prepared;
+    this.nc.publish(ev.subject, data, headers ? { headers } : undefined);
+    if (this.#observers.length > 0) {
+      notifyEmit(this.#observers, {
+        event: ev,
+        duration: 0,
+        outcome: "ok",
+        sync: false,
+      });
+    }
+    return undefined;
   }
 
   /**
