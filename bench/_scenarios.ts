@@ -255,7 +255,8 @@ export async function runScenario(
     ...(strong
       ? {
         strong: figure(strong),
-        strongNote: `${concurrency} handlers at once, acks not awaited, ` +
+        strongNote:
+          `${concurrency} handlers at once, acks not awaited, consume() with a callback, ` +
           `consume({ max_messages: ${strongMaxMessages(concurrency)} })`,
       }
       : {}),

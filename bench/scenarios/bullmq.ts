@@ -11,12 +11,7 @@ import { createRequire } from "node:module";
 import { Socket } from "node:net";
 import process from "node:process";
 import type { Queue as BullQueue, Worker as BullWorker } from "bullmq";
-import {
-  Actors,
-  Events,
-  type ListenOptions,
-  silentLogger,
-} from "../../mod.ts";
+import { Actors, Events, type ListenOptions, silentLogger } from "../../mod.ts";
 import {
   type BenchContext,
   type Deferred,
@@ -63,8 +58,11 @@ function redisAnswers(url: string): Promise<boolean> {
         : new TextDecoder().decode(chunk);
       done(text.startsWith("+") || text.startsWith("-"));
     });
-    socket.connect(Number(port || 6379), hostname.replace(/^\[|\]$/g, ""), () =>
-      socket.write("PING\r\n"));
+    socket.connect(
+      Number(port || 6379),
+      hostname.replace(/^\[|\]$/g, ""),
+      () => socket.write("PING\r\n"),
+    );
   });
 }
 

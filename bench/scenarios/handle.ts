@@ -1,6 +1,6 @@
 // Handle scenarios: a pre-filled stream drained by walnats' listen(), by the
 // idiomatic raw consume() loop, and by the strongest raw consumer.
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, type JsMsg } from "@nats-io/jetstream";
 import {
   type ActorOptions,
   Actors,
@@ -113,29 +113,31 @@ export async function handle(
         if (handled === n) break;
       }
     } else {
-      // The strongest raw consumer: up to `concurrency` handlers at once
-      // (as many as our job slots), each acked when it resolves without
-      // awaiting the ack, and consume() asked to keep twice that buffered.
+      // The strongest raw consumer: consume() with a callback (no async
+      // iterator between the socket and the handler), up to `concurrency`
+      // handlers at once (as many as our job slots; the rest wait in a
+      // local queue), each acked when it resolves without awaiting the ack, and consume() asked to keep twice that buffered.
       const limit = setup.concurrency;
-      const messages = await consumer.consume({
-        max_messages: strongMaxMessages(limit),
-      });
+      const queued: JsMsg[] = [];
       let running = 0;
-      let slot: (() => void) | undefined;
-      for await (const m of messages) {
-        if (running >= limit) {
-          await new Promise<void>((resolve) => (slot = resolve));
-        }
+      const run = (m: JsMsg): void => {
         running++;
         handler(m.json<User>()).then(() => {
           m.ack();
           running--;
-          const wake = slot;
-          slot = undefined;
-          wake?.();
+          const next = queued.shift();
+          if (next !== undefined) run(next);
         }, () => m.nak());
-        if (handled === n) break;
-      }
+      };
+      const messages = await consumer.consume({
+        max_messages: strongMaxMessages(limit),
+        callback: (m) => {
+          if (running < limit) run(m);
+          else queued.push(m);
+        },
+      });
+      await done.promise;
+      await messages.close();
     }
     const end = await done.promise;
     await ctx.profiler?.stop();

@@ -56,7 +56,15 @@ export async function idleOnce(
     await ctx.admin.flush();
     await using sub = await new Actors(...actors).connect(ctx.url);
     const stop = new AbortController();
-    const listening = sub.listen({ signal: stop.signal, logger: silentLogger });
+    // Slots for every actor's default 16, as if each were alone: every
+    // actor pulls at once and, its pulls expired, turns idle (with the 16
+    // default slots shared by 1,000 actors, they would take turns for
+    // minutes before all were idle).
+    const listening = sub.listen({
+      maxJobs: 16 * count,
+      signal: stop.signal,
+      logger: silentLogger,
+    });
     try {
       const { settle, measure } = windows(ctx);
       await sleep(settle * 1000);

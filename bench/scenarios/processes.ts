@@ -46,7 +46,9 @@ function start(url: string, event: string, actor: string): Child {
     });
     proc.once("exit", (code) => reject(new Error(`child exited (${code})`)));
   });
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    proc.once("exit", () => resolve())
+  );
   return { proc, ready, exited };
 }
 
@@ -68,11 +70,16 @@ export async function processesOnce(
     const startAt = performance.now();
     for (const c of children) c.proc.stdin!.write("go\n");
     let end = 0;
-    await until(async () => {
-      const info = await ctx.jsm.streams.info(f.event.stream);
-      end = performance.now();
-      return info.state.messages === 0;
-    }, `${count} processes to drain ${n} messages`, 300_000, 5);
+    await until(
+      async () => {
+        const info = await ctx.jsm.streams.info(f.event.stream);
+        end = performance.now();
+        return info.state.messages === 0;
+      },
+      `${count} processes to drain ${n} messages`,
+      300_000,
+      5,
+    );
     return rate(n, startAt, end);
   } finally {
     for (const c of children) {

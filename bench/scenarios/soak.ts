@@ -79,4 +79,3 @@ export async function soak(ctx: BenchContext, n: number): Promise<SoakFigure> {
     samples,
   };
 }
-
