@@ -13,7 +13,6 @@ const [url, eventName, actorName] = process.argv.slice(-3) as [
   string,
 ];
 const event = new Event(eventName, User);
-// deno-lint-ignore require-await -- the scenario wants an async handler
 const actor = new Actor(actorName, event, async (_message: User) => {}, {
   maxJobs: 100,
 });
