@@ -8,32 +8,40 @@
  * processes, with retries, delays, timeouts and dead letters.
  *
  * @example Emit and handle an event
- * ```ts ignore
+ * ```ts
  * import * as v from "valibot";
  * import { Actor, Actors, Event, Events } from "@walnats/walnats";
+ * import { NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
+ * await using server = await NatsServer.start(); // or your NATS_URL
  * const USER_CREATED = new Event(
  *   "user-created",
  *   v.object({ id: v.number(), name: v.string() }),
  * );
- *
- * // publisher
- * await using pub = await new Events(USER_CREATED).connect();
- * await pub.register();
- * await pub.emit(USER_CREATED, { id: 1, name: "Ann" });
- *
- * // subscriber
+ * const greetings: string[] = [];
  * const GREET = new Actor("greet", USER_CREATED, (user) => {
- *   console.log(`hello, ${user.name}`);
+ *   greetings.push(`hello, ${user.name}`);
  * });
- * await using sub = await new Actors(GREET).connect();
+ *
+ * // subscriber side registers the consumer, publisher side the stream
+ * await using pub = await new Events(USER_CREATED).connect(server.url);
+ * await pub.register();
+ * await using sub = await new Actors(GREET).connect(server.url);
  * await sub.register();
- * await sub.listen({ signal: AbortSignal.timeout(10_000) });
+ *
+ * await pub.emit(USER_CREATED, { id: 1, name: "Ann" });
+ * await sub.listen({ burst: true }); // a service: listen({ signal })
+ * assert.deepEqual(greetings, ["hello, Ann"]);
  * ```
  *
  * @module
  */
-export { Actor } from "./src/actor.ts";
+export {
+  Actor,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETRY_DELAY,
+} from "./src/actor.ts";
 export type {
   ActorOptions,
   AnyActor,
@@ -42,6 +50,10 @@ export type {
   Priority,
 } from "./src/actor.ts";
 export { Actors } from "./src/actors.ts";
+export { exponentialBackoff } from "./src/backoff.ts";
+export type { ExponentialBackoffOptions } from "./src/backoff.ts";
+export { MAX_RETRY_DELAY, PermanentError, RetryError } from "./src/outcomes.ts";
+export type { RetryErrorOptions } from "./src/outcomes.ts";
 export type { ActorsConnectOptions } from "./src/actors.ts";
 export {
   Clock,
@@ -84,9 +96,15 @@ export type { Context } from "./src/context.ts";
 export {
   deadLetterStream,
   deadLetterSubject,
+  DEFAULT_DEAD_LETTER_MAX_AGE,
+  DEFAULT_DEAD_LETTER_MAX_MESSAGES,
   DLQ_HEADERS,
 } from "./src/dead_letter.ts";
-export type { DeadLetter, DeadLetterReason } from "./src/dead_letter.ts";
+export type {
+  DeadLetter,
+  DeadLetterReason,
+  DeadLetterStreamOptions,
+} from "./src/dead_letter.ts";
 export {
   ConnectError,
   ConsumerConfigError,
@@ -115,6 +133,7 @@ export type { EventsConnectOptions } from "./src/events.ts";
 export {
   HEADER_DELAY,
   HEADER_ID,
+  HEADER_REPLAY_ACTOR,
   HEADER_REPLY,
   HEADER_TRACE,
   HEADER_TRACEPARENT,
@@ -148,6 +167,7 @@ export type {
   ListenOptions,
   ListenReport,
   ReplayOptions,
+  SubscriberRegisterOptions,
 } from "./src/listen/subscriber.ts";
 export { health, healthHandler } from "./src/ops/health.ts";
 export type {

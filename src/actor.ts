@@ -11,6 +11,10 @@ import { AckPolicy, type ConsumerConfig } from "@nats-io/jetstream";
 import type { Context } from "./context.ts";
 import { type Event, isEvent } from "./event.ts";
 import { msToNanos } from "./limits.ts";
+import {
+  checkDeadLetterStreamOptions,
+  type DeadLetterStreamOptions,
+} from "./dead_letter.ts";
 import type { Middleware } from "./middlewares/middleware.ts";
 import { checkDescription, checkName, checkPositiveInteger } from "./_names.ts";
 import { checkDelay, checkTimeout } from "./_bounds.ts";
@@ -56,8 +60,12 @@ export interface ActorOptions<T = unknown> {
    */
   ackWait?: number;
   /**
-   * Attempts before a failing message is dead-lettered; unbounded if absent.
-   * @default {undefined}
+   * Handler runs before a failing message is dead-lettered: at most this
+   * many, exactly counted (waiting out a `delay` is never an attempt).
+   * `Infinity` retries for ever (never the default: one poison message
+   * would loop for ever). Five spends each delay of the default
+   * `retryDelay` once.
+   * @default {5}
    */
   maxAttempts?: number;
   /**
@@ -79,10 +87,19 @@ export interface ActorOptions<T = unknown> {
   /**
    * Milliseconds to wait before retry N (`retryDelay[N-1]`); the last entry
    * repeats. An empty list retries at once. Each at most 365 days, and
-   * shorter than the event's `maxAge`.
+   * shorter than the event's `maxAge`. A function gets the failed attempt
+   * (1-based) and returns the milliseconds, e.g.
+   * `exponentialBackoff({ base: 500, max: 60_000 })`.
    * @default {[500, 1000, 2000, 4000]}
    */
-  retryDelay?: number[];
+  retryDelay?: number[] | ((attempt: number) => number);
+  /**
+   * Decides which errors are permanent (poison): `true` dead-letters the
+   * message at once, without the attempts left. A `PermanentError` is
+   * always permanent.
+   * @default {undefined}
+   */
+  isPermanent?: (error: Error) => boolean;
   /**
    * Tell JetStream the job is still running every `ackWait / 2`, so no
    * other copy takes the message while it runs.
@@ -92,14 +109,39 @@ export interface ActorOptions<T = unknown> {
   /** Which waiting actor gets a freed slot first. @default {"normal"} */
   priority?: Priority;
   /**
-   * Copy poison and exhausted messages into the event's dead-letter stream
-   * before terminating them.
+   * Copy poison, permanent and exhausted messages into the event's
+   * dead-letter stream before terminating them; an object also sets the
+   * limits of that stream (see {@linkcode DeadLetterStreamOptions}).
    * @default {true}
    */
-  deadLetter?: boolean;
+  deadLetter?: boolean | DeadLetterStreamOptions;
 }
 
 const PRIORITIES: readonly Priority[] = ["high", "normal", "low"];
+
+/** Handler runs before dead-lettering when `maxAttempts` is not given. */
+export const DEFAULT_MAX_ATTEMPTS = 5;
+/** Milliseconds before each retry when `retryDelay` is not given. */
+export const DEFAULT_RETRY_DELAY: readonly number[] = Object.freeze([
+  500,
+  1000,
+  2000,
+  4000,
+]);
+
+function defaultDelay(attempt: number): number {
+  const i = Math.min(Math.max(Math.floor(attempt) || 1, 1), 4) - 1;
+  return DEFAULT_RETRY_DELAY[i]!;
+}
+
+/**
+ * The consumer's `max_deliver` for `maxAttempts` handler runs: one more
+ * delivery to wait out a `delay`, one to dead-letter a message whose last
+ * attempt died with its process; `-1` (unbounded) for `Infinity`.
+ */
+export function maxDeliverFor(maxAttempts: number): number {
+  return Number.isFinite(maxAttempts) ? maxAttempts + 2 : -1;
+}
 
 /**
  * An actor: a named handler bound to one event.
@@ -132,8 +174,8 @@ export class Actor<T = unknown, RI = unknown> {
   readonly description: string | undefined;
   /** Milliseconds before JetStream redelivers an un-acked message. */
   readonly ackWait: number;
-  /** Attempts before dead-lettering; `undefined` means unbounded. */
-  readonly maxAttempts: number | undefined;
+  /** Handler runs before dead-lettering; `Infinity` means unbounded. */
+  readonly maxAttempts: number;
   /** Messages in progress across all copies. */
   readonly maxAckPending: number;
   /** Hooks around each job. */
@@ -142,14 +184,18 @@ export class Actor<T = unknown, RI = unknown> {
   readonly maxJobs: number;
   /** Milliseconds a job may run. */
   readonly jobTimeout: number;
-  /** Milliseconds before each retry. */
-  readonly retryDelay: readonly number[];
+  /** Milliseconds before each retry: a list, or a function of the attempt. */
+  readonly retryDelay: readonly number[] | ((attempt: number) => number);
+  /** Which errors dead-letter at once, besides `PermanentError`. */
+  readonly isPermanent: ((error: Error) => boolean) | undefined;
   /** Whether running jobs pulse. */
   readonly pulse: boolean;
   /** Priority for freed slots. */
   readonly priority: Priority;
   /** Whether failed-for-good messages go to the dead-letter stream. */
   readonly deadLetter: boolean;
+  /** Limits asked for the event's dead-letter stream (defaults filled in by `register()`). */
+  readonly deadLetterStream: Readonly<DeadLetterStreamOptions>;
 
   /**
    * Declare an actor. Nothing talks to the server until `register` and
@@ -182,13 +228,20 @@ export class Actor<T = unknown, RI = unknown> {
     }
     checkDescription("actor", name, options.description);
     checkTimeout(what, "ackWait", options.ackWait);
-    checkPositiveInteger(what, "maxAttempts", options.maxAttempts);
+    if (options.maxAttempts !== Infinity) {
+      checkPositiveInteger(what, "maxAttempts", options.maxAttempts);
+    }
     checkPositiveInteger(what, "maxAckPending", options.maxAckPending);
     checkPositiveInteger(what, "maxJobs", options.maxJobs);
     checkTimeout(what, "jobTimeout", options.jobTimeout);
-    if (options.retryDelay !== undefined) {
+    if (
+      options.retryDelay !== undefined &&
+      typeof options.retryDelay !== "function"
+    ) {
       if (!Array.isArray(options.retryDelay)) {
-        throw new TypeError(`${what}: retryDelay must be an array`);
+        throw new TypeError(
+          `${what}: retryDelay must be an array or a function`,
+        );
       }
       const maxAge = event.limits?.maxAge;
       options.retryDelay.forEach((d, i) => {
@@ -209,6 +262,24 @@ export class Actor<T = unknown, RI = unknown> {
         }`,
       );
     }
+    if (
+      options.isPermanent !== undefined &&
+      typeof options.isPermanent !== "function"
+    ) {
+      throw new TypeError(`${what}: isPermanent must be a function`);
+    }
+    if (
+      typeof options.deadLetter === "object" && options.deadLetter !== null
+    ) {
+      checkDeadLetterStreamOptions(what, options.deadLetter);
+    } else if (
+      options.deadLetter !== undefined &&
+      typeof options.deadLetter !== "boolean"
+    ) {
+      throw new TypeError(
+        `${what}: deadLetter must be a boolean or an object of dead-letter stream options`,
+      );
+    }
     if (options.middlewares !== undefined) {
       if (!Array.isArray(options.middlewares)) {
         throw new TypeError(`${what}: middlewares must be an array`);
@@ -219,17 +290,21 @@ export class Actor<T = unknown, RI = unknown> {
     this.handler = handler;
     this.description = options.description;
     this.ackWait = options.ackWait ?? 16_000;
-    this.maxAttempts = options.maxAttempts;
+    this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.maxAckPending = options.maxAckPending ?? 1000;
     this.middlewares = Object.freeze([...(options.middlewares ?? [])]);
     this.maxJobs = options.maxJobs ?? 16;
     this.jobTimeout = options.jobTimeout ?? 32_000;
-    this.retryDelay = Object.freeze([
-      ...(options.retryDelay ?? [500, 1000, 2000, 4000]),
-    ]);
+    this.retryDelay = typeof options.retryDelay === "function"
+      ? options.retryDelay
+      : Object.freeze([...(options.retryDelay ?? DEFAULT_RETRY_DELAY)]);
+    this.isPermanent = options.isPermanent;
     this.pulse = options.pulse ?? true;
     this.priority = options.priority ?? "normal";
-    this.deadLetter = options.deadLetter ?? true;
+    this.deadLetter = options.deadLetter !== false;
+    this.deadLetterStream = Object.freeze(
+      typeof options.deadLetter === "object" ? { ...options.deadLetter } : {},
+    );
   }
 
   /** The durable consumer name (the actor name). */
@@ -243,6 +318,21 @@ export class Actor<T = unknown, RI = unknown> {
    */
   retryDelayFor(attempt: number): number {
     const delays = this.retryDelay;
+    if (typeof delays === "function") {
+      let ms: unknown;
+      try {
+        ms = delays(attempt);
+      } catch {
+        ms = undefined;
+      }
+      // A schedule that throws or returns nonsense must not nak with no
+      // delay (that burns through the attempts in milliseconds): fall back
+      // to the default schedule.
+      if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+        return defaultDelay(attempt);
+      }
+      return ms;
+    }
     if (delays.length === 0) return 0;
     const index = Math.min(Math.max(attempt, 1), delays.length) - 1;
     return delays[index] ?? 0;
@@ -253,14 +343,15 @@ export class Actor<T = unknown, RI = unknown> {
    *
    * `max_deliver` is `maxAttempts + 2`: one delivery may be spent waiting
    * out a `delay`, and one lets a copy dead-letter a message whose last
-   * attempt died with its process (walnats itself counts attempts only).
+   * attempt died with its process (Python walnats sets `max_attempts`;
+   * `register()` keeps such a consumer's value, see docs/failures.md).
    */
   consumerConfig(): Partial<ConsumerConfig> & { durable_name: string } {
     return {
       durable_name: this.consumer,
       ack_policy: AckPolicy.Explicit,
       ack_wait: msToNanos(this.ackWait),
-      max_deliver: this.maxAttempts === undefined ? -1 : this.maxAttempts + 2,
+      max_deliver: maxDeliverFor(this.maxAttempts),
       max_ack_pending: this.maxAckPending,
       description: this.description ?? "",
     };

@@ -30,13 +30,26 @@ export interface ActorsConnectOptions {
  * listen.
  *
  * @example Run actors
- * ```ts ignore
- * import { Actors } from "@walnats/walnats";
+ * ```ts
+ * import * as v from "valibot";
+ * import { Actor, Actors, Event, Events } from "@walnats/walnats";
+ * import { NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
- * const actors = new Actors(SEND_EMAIL);
- * await using sub = await actors.connect();
+ * await using server = await NatsServer.start();
+ * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+ * const greeted: number[] = [];
+ * const GREET = new Actor("greet", USER_CREATED, (user) => {
+ *   greeted.push(user.id);
+ * });
+ * await using pub = await new Events(USER_CREATED).connect(server.url);
+ * await pub.register();
+ * await using sub = await new Actors(GREET).connect(server.url);
  * await sub.register();
- * await sub.listen({ signal: AbortSignal.timeout(60_000) });
+ * await pub.emit(USER_CREATED, { id: 1 });
+ * const report = await sub.listen({ burst: true }); // one pull, then return
+ * assert.equal(report.succeeded, 1);
+ * assert.deepEqual(greeted, [1]);
  * ```
  */
 export class Actors {

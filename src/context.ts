@@ -12,8 +12,9 @@ export interface Context<_T = unknown> {
   /** The event the message belongs to. */
   readonly event: AnyEvent;
   /**
-   * Attempt number, 1-based; redeliveries made only to wait out a
-   * `delay` are not counted.
+   * Attempt number, 1-based: handler runs of this message so far, this one
+   * included. Deliveries made only to wait out a `delay` are not counted
+   * (see docs/failures.md for the exact rule).
    */
   readonly attempt: number;
   /** Raw delivery count reported by JetStream, 1-based. */
@@ -31,4 +32,12 @@ export interface Context<_T = unknown> {
    * and the grace period is over; pass it to fetch, timers, queries.
    */
   readonly signal: AbortSignal;
+  /**
+   * Tell JetStream the job is still making progress: resets the ack timer
+   * so no other copy gets the message for another `ackWait`. The automatic
+   * pulse (`pulse: true`) does this every `ackWait / 2` anyway; call it
+   * yourself with `pulse: false`, so that a handler that stops making
+   * progress is redelivered elsewhere. It does not extend `jobTimeout`.
+   */
+  working(): void;
 }

@@ -10,21 +10,30 @@
  * @module
  */
 import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   RetentionPolicy,
+  StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import type { AnyEvent } from "./event.ts";
 import { upsertStream } from "./publish/_streams.ts";
-import { HEADER_ID } from "./headers.ts";
+import { HEADER_ID, HEADER_REPLAY_ACTOR } from "./headers.ts";
+import { msToNanos } from "./limits.ts";
 import { deadLetterCopy, DLQ_HEADERS } from "./_dead_letter_copy.ts";
 
-/** Why a message was dead-lettered. */
-export type DeadLetterReason = "poison" | "exhausted";
+/**
+ * Why a message was dead-lettered: `"poison"` (it did not decode or
+ * validate), `"permanent"` (the handler said retrying cannot help), or
+ * `"exhausted"` (out of attempts).
+ */
+export type DeadLetterReason = "poison" | "permanent" | "exhausted";
 
 export { DLQ_HEADERS };
 
@@ -54,15 +63,130 @@ export function deadLetterSubject(
   }.${actor}`;
 }
 
-/** The dead-letter stream's configuration: kept until removed. */
+/**
+ * Limits of an event's dead-letter stream, given as an actor's
+ * `deadLetter` option. When the stream is full the oldest dead letters are
+ * dropped first.
+ */
+export interface DeadLetterStreamOptions {
+  /** Oldest dead letter kept, in milliseconds. @default {2592000000 (30 days)} */
+  maxAge?: number;
+  /** Most dead letters kept. @default {100000} */
+  maxMessages?: number;
+  /**
+   * Most bytes kept. The server reserves this much storage up front, so the
+   * default leaves it to `maxAge` and `maxMessages`.
+   * @default {unlimited}
+   */
+  maxBytes?: number;
+  /** Copies in a cluster (1 to 5). @default {the event's `limits.replicas`, else 1} */
+  replicas?: number;
+  /** Where dead letters are kept. @default {"file"} */
+  storage?: "file" | "memory";
+}
+
+/** Dead letters are kept 30 days unless an actor says otherwise. */
+export const DEFAULT_DEAD_LETTER_MAX_AGE = 30 * 24 * 3600_000;
+/** At most this many dead letters per event unless an actor says otherwise. */
+export const DEFAULT_DEAD_LETTER_MAX_MESSAGES = 100_000;
+
+const MAX_MS = Math.floor(9_223_372_036_854_775_807 / 1_000_000);
+const DLQ_FIELDS = [
+  ["maxAge", " (milliseconds)", MAX_MS],
+  ["maxMessages", "", Number.MAX_SAFE_INTEGER],
+  ["maxBytes", " (bytes)", Number.MAX_SAFE_INTEGER],
+  ["replicas", "", 5],
+] as const;
+const DLQ_KNOWN = new Set<string>([
+  ...DLQ_FIELDS.map(([f]) => f),
+  "storage",
+]);
+
+/**
+ * Check an actor's dead-letter stream options.
+ *
+ * @throws {TypeError} An option is unknown or of the wrong type.
+ * @throws {RangeError} A number is not a positive integer in range.
+ */
+export function checkDeadLetterStreamOptions(
+  what: string,
+  options: DeadLetterStreamOptions,
+): void {
+  for (const key of Object.keys(options)) {
+    if (!DLQ_KNOWN.has(key)) {
+      throw new TypeError(`${what}: unknown deadLetter option "${key}"`);
+    }
+  }
+  for (const [field, unit, max] of DLQ_FIELDS) {
+    const value = options[field];
+    if (value === undefined) continue;
+    if (
+      typeof value !== "number" || !Number.isInteger(value) || value <= 0 ||
+      value > max
+    ) {
+      throw new RangeError(
+        `${what}: deadLetter.${field} must be a positive integer${unit} up to ${max}, got ${
+          String(value)
+        }`,
+      );
+    }
+  }
+  if (
+    options.storage !== undefined && options.storage !== "file" &&
+    options.storage !== "memory"
+  ) {
+    throw new TypeError(
+      `${what}: deadLetter.storage must be "file" or "memory", got ${
+        String(options.storage)
+      }`,
+    );
+  }
+}
+
+/**
+ * Merge the dead-letter stream options of the actors of one event: each
+ * limit takes the largest value asked for (nobody's dead letters are
+ * dropped earlier than they asked); memory storage only if every actor
+ * asks for it.
+ */
+export function mergeDeadLetterStreamOptions(
+  all: readonly Readonly<DeadLetterStreamOptions>[],
+): DeadLetterStreamOptions {
+  const out: DeadLetterStreamOptions = {};
+  for (const o of all) {
+    for (const [field] of DLQ_FIELDS) {
+      const v = o[field];
+      if (v !== undefined) out[field] = Math.max(out[field] ?? 0, v);
+    }
+  }
+  // Memory only if every actor asked for it: the default is file.
+  if (all.length > 0 && all.every((o) => o.storage === "memory")) {
+    out.storage = "memory";
+  }
+  return out;
+}
+
+/**
+ * The dead-letter stream's configuration, with the defaults of
+ * {@linkcode DeadLetterStreamOptions} filled in.
+ */
 export function deadLetterStreamConfig(
   event: AnyEvent,
+  options: DeadLetterStreamOptions = {},
 ): Partial<StreamConfig> & { name: string } {
   return {
     name: deadLetterStream(event),
     subjects: [`walnats_dlq.${event.stream}.*`],
     retention: RetentionPolicy.Limits,
     description: `Dead letters of event ${event.name}`,
+    max_age: msToNanos(options.maxAge ?? DEFAULT_DEAD_LETTER_MAX_AGE),
+    max_msgs: options.maxMessages ?? DEFAULT_DEAD_LETTER_MAX_MESSAGES,
+    max_bytes: options.maxBytes ?? -1,
+    num_replicas: options.replicas ?? event.limits.replicas ?? 1,
+    storage: (options.storage ?? "file") === "memory"
+      ? StorageType.Memory
+      : StorageType.File,
+    discard: DiscardPolicy.Old,
   };
 }
 
@@ -75,8 +199,9 @@ export function deadLetterStreamConfig(
 export async function ensureDeadLetterStream(
   jsm: JetStreamManager,
   event: AnyEvent,
+  options: DeadLetterStreamOptions = {},
 ): Promise<void> {
-  await upsertStream(jsm, deadLetterStreamConfig(event), {
+  await upsertStream(jsm, deadLetterStreamConfig(event, options), {
     create: true,
     update: true,
     event: event.name,
@@ -230,7 +355,8 @@ export interface ListDeadLettersOptions {
 
 /**
  * List the dead letters of an event's stream, oldest first. Works without
- * the event's schema (for tools such as the CLI).
+ * the event's schema (for tools such as the CLI). One short-lived consumer
+ * reads them in batches: a few round trips, not one per dead letter.
  *
  * @param jsm A JetStream manager.
  * @param stream The event's stream name (`Event.stream`).
@@ -248,9 +374,24 @@ export async function listDeadLetters(
     : deadLetterSubject(stream, options.actor);
   const limit = options.limit ?? 1000;
   const out: DeadLetter[] = [];
-  let info;
+  if (!(limit > 0)) return out;
+  let created;
   try {
-    info = await jsm.streams.info(name);
+    // An ephemeral consumer that reads without acks and vanishes by itself
+    // if this process dies before deleting it.
+    created = await jsm.consumers.add(name, {
+      ack_policy: AckPolicy.None,
+      filter_subject: subject,
+      ...(options.from !== undefined && options.from > 1
+        ? {
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: Math.floor(options.from),
+        }
+        : { deliver_policy: DeliverPolicy.All }),
+      inactive_threshold: msToNanos(30_000),
+      mem_storage: true,
+      num_replicas: 1,
+    });
   } catch (error) {
     if (
       error instanceof JetStreamApiError &&
@@ -260,32 +401,30 @@ export async function listDeadLetters(
     }
     throw error;
   }
-  if (info.state.messages === 0) return out;
-  let seq = Math.max(info.state.first_seq, options.from ?? 0);
-  const last = info.state.last_seq;
-  while (seq <= last && out.length < limit) {
-    let stored;
-    try {
-      // The server (2.9+) accepts next_by_subj on MSG.GET; nats.js only
-      // types it for direct gets.
-      stored = await jsm.streams.getMessage(name, {
-        next_by_subj: subject,
-        seq,
-      } as unknown as { seq: number });
-    } catch (error) {
-      if (
-        error instanceof JetStreamApiError &&
-        error.code === JetStreamApiCodes.NoMessageFound
-      ) {
-        break;
+  try {
+    let left = Math.min(limit, created.num_pending);
+    if (left === 0) return out;
+    const consumer = await jsm.jetstream().consumers.get(name, created.name);
+    while (left > 0) {
+      const batch = await consumer.fetch({
+        max_messages: Math.min(left, 256),
+        expires: 5_000,
+      });
+      let got = 0;
+      let pending = 1;
+      for await (const m of batch) {
+        out.push(toDeadLetter(m.seq, m.headers, m.data));
+        got++;
+        pending = m.info.pending;
       }
-      throw error;
+      left -= got;
+      // Nothing came (removed meanwhile), or nothing is left to come.
+      if (got === 0 || pending === 0) break;
     }
-    if (stored === null) break;
-    out.push(toDeadLetter(stored.seq, stored.header, stored.data));
-    seq = stored.seq + 1;
+    return out.slice(0, limit);
+  } finally {
+    await jsm.consumers.delete(name, created.name).catch(() => false);
   }
-  return out;
 }
 
 /** Options for {@linkcode replayDeadLetters}. */
@@ -297,9 +436,12 @@ export interface ReplayDeadLettersOptions {
 }
 
 /**
- * Publish dead letters again to the subject they came from (every actor of
- * the event receives them), each acknowledged by JetStream before it is
- * removed from the dead-letter stream.
+ * Publish dead letters again to the subject they came from, each
+ * acknowledged by JetStream before it is removed from the dead-letter
+ * stream. Each copy carries `Walnats-Replay-Actor` naming the actor that
+ * dead-lettered it: the other TypeScript actors of the event ack it without
+ * running (Python walnats actors do not know the header and run it again;
+ * see docs/failures.md).
  *
  * @param js A JetStream client.
  * @param jsm A JetStream manager.
@@ -322,10 +464,19 @@ export async function replayDeadLetters(
     const h = natsHeaders();
     for (const [key, value] of Object.entries(headers)) {
       // A re-emit must not be de-duplicated against the original.
-      if (key === HEADER_ID) continue;
+      if (key === HEADER_ID || key === HEADER_REPLAY_ACTOR) continue;
       h.set(key, value);
     }
-    await js.publish(letter.subject, data, { headers: h });
+    if (letter.actor) h.set(HEADER_REPLAY_ACTOR, letter.actor);
+    try {
+      await js.publish(letter.subject, data, { headers: h });
+    } catch (error) {
+      // A message at the server's max_payload has no room for the scoping
+      // header: replay it to the whole event rather than not at all.
+      if (!letter.actor || !/max_payload/.test(String(error))) throw error;
+      h.delete(HEADER_REPLAY_ACTOR);
+      await js.publish(letter.subject, data, { headers: h });
+    }
     if (letter.truncated) {
       // Otherwise the parked original would come back to the actor.
       await jsm.streams.deleteMessage(

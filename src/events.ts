@@ -46,15 +46,20 @@ export interface EventsConnectOptions {
  * A registry of events, used by publishers to register streams and emit.
  *
  * @example Register and emit
- * ```ts ignore
+ * ```ts
  * import * as v from "valibot";
  * import { Event, Events } from "@walnats/walnats";
+ * import { NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
+ * await using server = await NatsServer.start();
  * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
  * const events = new Events(USER_CREATED);
- * await using pub = await events.connect();
- * await pub.register();
- * await pub.emit(USER_CREATED, { id: 1 });
+ * await using pub = await events.connect(server.url); // default: NATS_URL
+ * const report = await pub.register();
+ * assert.deepEqual(report.created, ["user-created"]);
+ * const ack = await pub.emit(USER_CREATED, { id: 1 });
+ * assert.equal(ack.sequence, 1);
  * ```
  */
 export class Events {
@@ -142,14 +147,21 @@ export class Events {
    * @throws {Error} The server cannot be reached, or has no JetStream.
    *
    * @example Share a connection the application already has
-   * ```ts ignore
-   * import { connect, Events } from "@walnats/walnats";
+   * ```ts
+   * import * as v from "valibot";
+   * import { connect, Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
    *
-   * const nc = await connect("nats://127.0.0.1:4222");
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * const nc = await connect(server.url);
    * {
    *   await using pub = await new Events(USER_CREATED).connect(nc);
+   *   await pub.register();
    *   await pub.emit(USER_CREATED, { id: 1 });
-   * } // nc is still open here
+   * }
+   * assert.equal(nc.isClosed(), false); // still open: it was passed in
    * await nc.close();
    * ```
    */

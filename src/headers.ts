@@ -17,6 +17,11 @@ export const HEADER_TRACE = "Walnats-Trace";
  * handler may run the message (walnats).
  */
 export const HEADER_DELAY = "Walnats-Delay";
+/**
+ * On a replayed dead letter: the one actor that should run it again; other
+ * actors of the event ack it without running (TypeScript walnats only).
+ */
+export const HEADER_REPLAY_ACTOR = "Walnats-Replay-Actor";
 /** W3C trace context. */
 export const HEADER_TRACEPARENT = "traceparent";
 

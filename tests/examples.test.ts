@@ -139,6 +139,33 @@ const EXAMPLES: Row[] = [
       assert.match(out, /^#1 .* actor=example-ops-charge reason=exhausted/m);
     },
   },
+  {
+    example: "07_testing_with_memory_broker.ts",
+    check(out) {
+      assert.match(out, /^attempts: 1, 2, 3$/m);
+      assert.match(
+        out,
+        /^dead letter: exhausted after 3 attempts: Error: carrier down$/m,
+      );
+      assert.match(out, /^consumer: delivered 3, ack pending 0, pending 0$/m);
+      // Two minutes of retry delays on the virtual clock, and the drain.
+      const m = /^virtual time: (\d+) s, real time: \d+ ms$/m.exec(out);
+      assert.ok(m !== null && Number(m[1]) >= 120, out);
+    },
+  },
+  {
+    example: "08_failures.ts",
+    check(out) {
+      assert.match(out, /^charge 2 done on attempt 2$/m);
+      assert.match(out, /^charge 3 done on attempt 3$/m);
+      assert.match(out, /^succeeded 3, retried 3, dead-lettered 1$/m);
+      assert.match(
+        out,
+        /^dead letter: permanent, PermanentError: charge 4: negative amount$/m,
+      );
+      assert.match(out, /^replayed and succeeded 1$/m);
+    },
+  },
 ];
 
 for (const row of EXAMPLES) {

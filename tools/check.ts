@@ -87,6 +87,8 @@ const dirs = ["tests", "examples", "bench", "tools"].filter((d) => {
 gate("fmt", ["fmt", "--check"]);
 gate("lint", ["lint"]);
 gate("type-check", ["check", ...entryPoints, ...dirs]);
+// The examples in JSDoc are code too: `deno test --doc` runs them later.
+gate("doc examples type-check", ["check", "--doc-only", "mod.ts", "src/"]);
 // All entry points in one run: sub-entry points refer to types mod.ts exports.
 gate("doc lint", ["doc", "--lint", ...entryPoints]);
 exportsInSync();

@@ -38,11 +38,21 @@ function run(cmd: string, argv: string[]): Promise<string> {
 
 const bin = (name: string) => `node_modules/.bin/${name}`;
 
+// COVERAGE=1 (CI sets it): the Deno run records coverage of src/, and a
+// summary is printed before the closing line.
+const coverageDir = Deno.env.get("COVERAGE") === "1"
+  ? ".tmp/coverage"
+  : undefined;
+
 async function deno(): Promise<Count> {
+  if (coverageDir !== undefined) {
+    await Deno.remove(coverageDir, { recursive: true }).catch(() => {});
+  }
   const out = await run(bin("deno"), [
     "test",
     "-A",
     "--parallel",
+    ...(coverageDir !== undefined ? [`--coverage=${coverageDir}`] : []),
     // Doc examples run too (Deno only): they are part of the docs' promise.
     ...(files ?? ["--doc", "tests/", "mod.ts", "src/"]),
   ]);
@@ -116,6 +126,14 @@ for (const [name, fn] of runtimes) {
       count.ran ? "" : " (the runner did not report; counted as a failure)"
     }`,
   );
+}
+if (coverageDir !== undefined && (!only || only.includes("deno"))) {
+  console.log("\n=== coverage (Deno run, src/) ===");
+  await run(bin("deno"), [
+    "coverage",
+    coverageDir,
+    "--include=^file:.*/src/",
+  ]);
 }
 console.log("\n" + lines.join("\n"));
 console.log(`${total.passed} passed, ${total.failed} failed`);

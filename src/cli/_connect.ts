@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import { connect } from "../transports/connect.ts";
 import { DEFAULT_URL } from "../transports/_connection_options.ts";
 import { CliError, type Parsed, str, UsageError } from "./_args.ts";
+import { ConnectError } from "../errors.ts";
 
 /** Milliseconds to wait for the server before giving up. */
 export const CONNECT_TIMEOUT = 2000;
@@ -86,7 +87,12 @@ export async function open(
   try {
     nc = await connect(options);
   } catch (error) {
-    const msg = (error as Error).message || String(error);
+    let msg = (error as Error).message || String(error);
+    // A ConnectError names the URL itself: keep only what went wrong.
+    if (error instanceof ConnectError) {
+      const prefix = `Cannot connect to ${error.url}: `;
+      if (msg.startsWith(prefix)) msg = msg.slice(prefix.length);
+    }
     const hint = /authoriz|authentic|credential|permission/i.test(msg)
       ? " (check --user/--password, --token or --creds)"
       : /tls|certificate/i.test(msg)

@@ -1,20 +1,8 @@
 // Output of the CLI: lines to stdout and stderr, tables, a progress bar
 // on a terminal (plain lines otherwise).
+import type { CliOutput } from "./output.ts";
 
-/** Where the CLI writes. */
-export interface CliOutput {
-  /** Normal output (one line per call, no line feed). */
-  out(line: string): void;
-  /** Errors, warnings, summaries (one line per call). */
-  err(line: string): void;
-  /**
-   * Redraw one status line in place (stderr on a terminal). Absent when
-   * stderr is not a terminal: progress is then written as plain lines.
-   */
-  progress?(line: string): void;
-  /** Whether stdout is a terminal (tables are redrawn in place with --watch). */
-  tty?: boolean;
-}
+export type { CliOutput };
 
 /** Render rows as aligned columns; numbers right-aligned. */
 export function table(

@@ -35,14 +35,14 @@ import { CliError, didYouMean, parse, UsageError } from "./_args.ts";
 import type { Command } from "./_command.ts";
 import { deadLettersCommand } from "./_dead_letters.ts";
 import { actorsCommand, eventsCommand } from "./_inventory.ts";
-import type { CliOutput } from "./_io.ts";
+import type { CliOutput } from "./output.ts";
 import { monitorCommand } from "./_monitor.ts";
 import { pauseCommand, resumeCommand } from "./_pause.ts";
 import { schedulesCommand } from "./_schedules.ts";
 import { asyncapiCommand, diagramCommand } from "./_services.ts";
 import { statusCommand } from "./_status.ts";
 
-export type { CliOutput } from "./_io.ts";
+export type { CliOutput } from "./output.ts";
 
 const COMMANDS: readonly Command[] = [
   statusCommand,

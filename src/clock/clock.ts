@@ -15,8 +15,8 @@ import {
   MAX_DELAY,
   sleep,
   sleepUntil,
-  systemTimers,
   type Timers,
+  timersOf,
 } from "../_timers.ts";
 
 /** Options for {@linkcode tickCodec}. */
@@ -121,7 +121,7 @@ export interface ClockOptions {
   logger?: Logger;
   /**
    * The time source; tests pass fake timers.
-   * @default {the system clock and global timers}
+   * @default {the publisher's connection's (the memory broker's virtual clock), else the system clock}
    */
   timers?: Timers;
 }
@@ -356,7 +356,7 @@ export class Clock {
   readonly timeZone: string;
   readonly #meta: Record<string, string> | undefined;
   readonly #logger: Logger;
-  readonly #timers: Timers;
+  readonly #timers: Timers | undefined;
 
   /**
    * Declare a clock. It does nothing until {@linkcode Clock.run} is called.
@@ -405,7 +405,7 @@ export class Clock {
     this.timeZone = options.timeZone ?? "UTC";
     this.#meta = options.meta;
     this.#logger = options.logger ?? consoleLogger("warn");
-    this.#timers = options.timers ?? systemTimers;
+    this.#timers = options.timers;
   }
 
   /**
@@ -428,7 +428,7 @@ export class Clock {
     const schedule = this.cron === undefined
       ? periodSchedule(this.period!)
       : await cronSchedule(what, this.cron, this.timeZone);
-    const timers = this.#timers;
+    const timers = this.#timersFor(pub);
     const report: ClockReport = { emitted: 0, skipped: 0 };
     if (burst) {
       const tick = schedule.current(timers.now());
@@ -466,6 +466,12 @@ export class Clock {
     return report;
   }
 
+  // The clock given, else the publisher connection's own (the memory
+  // broker's virtual clock), else the system's.
+  #timersFor(pub: TickPublisher): Timers {
+    return this.#timers ?? timersOf((pub as { nc?: unknown }).nc);
+  }
+
   #fields(): Record<string, unknown> {
     return this.cron === undefined
       ? { event: this.event.name, period: this.period }
@@ -480,7 +486,7 @@ export class Clock {
     signal: AbortSignal | undefined,
     report: ClockReport,
   ): Promise<void> {
-    const timers = this.#timers;
+    const timers = this.#timersFor(pub);
     const deadline = schedule.next(tick);
     const uid = `${this.event.name}:${schedule.index(tick)}`;
     const fields = {

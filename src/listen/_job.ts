@@ -10,11 +10,15 @@ import { DecodeError, JobTimeoutError, ShutdownError } from "../errors.ts";
 import type { AnyEvent } from "../event.ts";
 import {
   HEADER_DELAY,
+  HEADER_REPLAY_ACTOR,
   HEADER_REPLY,
   HEADER_TRACE,
   headersToRecord,
   replyHeaders,
 } from "../headers.ts";
+import { isPermanentError, retryErrorDelay } from "../outcomes.ts";
+import { maxDeliverFor } from "../actor.ts";
+import { planDelivery } from "./_attempts.ts";
 import type { Logger } from "../log.ts";
 import type { Middleware } from "../middlewares/middleware.ts";
 import type { JobMessage } from "./_jsmsg.ts";
@@ -45,6 +49,10 @@ export interface JobStats {
   failed: number;
   deadLettered: number;
   delayed: number;
+  /** Jobs whose handler ran past `jobTimeout` (each kept its slot until it settled). */
+  timedOut: number;
+  /** Replayed messages meant for another actor: acked without running. */
+  skipped: number;
 }
 
 class JobContext implements Context {
@@ -80,6 +88,9 @@ class JobContext implements Context {
   }
   get signal(): AbortSignal {
     return this.#job.signal;
+  }
+  working(): void {
+    this.#job.msg.working();
   }
 }
 
@@ -120,6 +131,14 @@ export class Job {
   /** Monotonic ms after which the job times out. */
   deadline = Infinity;
   attempt = 1;
+  /** The consumer's `max_deliver` as the listener found it. */
+  readonly maxDeliver: number;
+  // No retry after this attempt (the last one, or the last delivery).
+  #final = false;
+  // Handler runs recorded in a dead letter.
+  #attempts = 0;
+  // Past jobTimeout, handler not settled yet: the slot and pulse stay.
+  #timedOut = false;
   #controller: AbortController | undefined;
   // Claimed: the outcome is decided (the first of handler, timeout and
   // shutdown wins). Settled: the message was acked, nak'd or terminated.
@@ -136,11 +155,18 @@ export class Job {
     msg: JobMessage,
     env: JobEnv,
     onSettled: (job: Job) => void,
+    maxDeliver: number = maxDeliverFor(actor.maxAttempts),
   ) {
     this.actor = actor;
     this.msg = msg;
     this.env = env;
     this.#onSettled = onSettled;
+    this.maxDeliver = maxDeliver;
+  }
+
+  /** Ran past `jobTimeout` and its handler has not settled yet. */
+  get overdue(): boolean {
+    return this.#timedOut && !this.#settled;
   }
 
   get signal(): AbortSignal {
@@ -165,6 +191,7 @@ export class Job {
       traceId: c.traceId,
       headers: c.headers,
       signal: c.signal,
+      working: () => c.working(),
       ...extra,
     };
   }
@@ -189,41 +216,65 @@ export class Job {
     const meta = msg.meta;
     const h = msg.headers;
 
-    // Delay: nak for the time left, without calling anything. A header
-    // that is malformed or beyond what can be waited is poison.
-    const delay = judgeDelay(
-      h?.get(HEADER_DELAY),
-      env.timers.now(),
-      meta.timestamp,
-      actor.event.limits.maxAge,
-    );
-    if (delay.kind === "wait") {
+    // A replayed dead letter is for the actor that dead-lettered it alone.
+    const replayTo = h?.get(HEADER_REPLAY_ACTOR);
+    if (replayTo && replayTo !== actor.name) {
       this.#claimed = true;
-      stats.delayed++;
-      msg.nak(delay.ms);
+      stats.skipped++;
+      msg.ack();
       this.#settle();
       return;
     }
+
+    // Delay: a header that is malformed or beyond what can be waited is
+    // poison; otherwise nak for the time left, without calling anything,
+    // and count attempts exactly from the delivery count (_attempts.ts).
+    const now = env.timers.now();
+    const delay = judgeDelay(
+      h?.get(HEADER_DELAY),
+      now,
+      meta.timestamp,
+      actor.event.limits.maxAge,
+    );
     if (delay.kind === "poison") {
       this.#claimed = true;
+      this.#attempts = 0; // the handler never ran
       this.#hooksFailure(delay.error, undefined, "dead-letter");
       await this.#deadLetter("poison", delay.error, stats);
       return;
     }
-    const delayedStart = delay.delayed && meta.deliveryCount > 1;
-    this.attempt = Math.max(1, meta.deliveryCount - (delayedStart ? 1 : 0));
-
-    // The previous attempt was the last one and never reported back (its
-    // process died): dead-letter without running it again.
-    if (actor.maxAttempts !== undefined && this.attempt > actor.maxAttempts) {
+    const until = delay.kind === "wait"
+      ? now + delay.ms
+      : delay.delayed
+      ? now
+      : undefined;
+    const plan = planDelivery({
+      deliveryCount: meta.deliveryCount,
+      timestamp: meta.timestamp,
+      until,
+      now,
+    }, { maxAttempts: actor.maxAttempts, maxDeliver: this.maxDeliver });
+    if (plan.kind === "wait") {
       this.#claimed = true;
-      const error = new Error(
-        `attempt ${actor.maxAttempts} of ${actor.maxAttempts} did not finish (its process died or lost the connection)`,
-      );
+      stats.delayed++;
+      msg.nak(plan.delay);
+      this.#settle();
+      return;
+    }
+    if (plan.kind === "exhausted") {
+      // The last attempt never reported back (its process died), or no
+      // delivery is left: dead-letter without running it again.
+      this.#claimed = true;
+      this.attempt = plan.attempts;
+      this.#attempts = plan.attempts;
+      const error = new Error(plan.detail);
       this.#hooksFailure(error, undefined, "dead-letter");
       await this.#deadLetter("exhausted", error, stats);
       return;
     }
+    this.attempt = plan.attempt;
+    this.#attempts = plan.attempt;
+    this.#final = plan.final;
 
     this.started = env.timers.monotonic();
     this.deadline = this.started + actor.jobTimeout;
@@ -244,7 +295,11 @@ export class Job {
       return;
     }
     this.#message = message;
-    if (this.#claimed) return; // timed out or shut down while decoding
+    if (this.#claimed) return; // shut down while decoding
+    if (this.#timedOut) {
+      await this.#failed(this.#timeoutError(), stats);
+      return;
+    }
 
     const middlewares = actor.middlewares as Middleware[];
     if (middlewares.length > 0) {
@@ -261,10 +316,36 @@ export class Job {
     try {
       result = await actor.handler(message, this.#context());
     } catch (error) {
-      await this.#failed(asError(error), stats);
+      await this.#failed(
+        this.#timedOut ? this.#timeoutError() : asError(error),
+        stats,
+      );
       return;
     }
-    await this.#succeeded(result, stats);
+    // A handler that finished after its timeout still failed: its outcome
+    // was decided when the time ran out.
+    if (this.#timedOut) await this.#failed(this.#timeoutError(), stats);
+    else await this.#succeeded(result, stats);
+  }
+
+  #timeoutError(): JobTimeoutError {
+    return new JobTimeoutError(this.actor.name, this.actor.jobTimeout);
+  }
+
+  // Whether the handler said (or the actor decides) retrying cannot help.
+  #permanent(error: Error): boolean {
+    if (isPermanentError(error)) return true;
+    const decide = this.actor.isPermanent;
+    if (decide === undefined || error instanceof JobTimeoutError) return false;
+    try {
+      return decide(error) === true;
+    } catch (predicateError) {
+      this.env.logger.error("isPermanent failed; the error is retried", {
+        actor: this.actor.name,
+        error: predicateError,
+      });
+      return false;
+    }
   }
 
   async #succeeded(result: unknown, stats: JobStats): Promise<void> {
@@ -319,9 +400,19 @@ export class Job {
     if (this.#claimed) return;
     this.#claimed = true;
     const { actor } = this;
-    const last = actor.maxAttempts !== undefined &&
-      this.attempt >= actor.maxAttempts;
-    if (last) {
+    if (this.#timedOut) {
+      this.env.logger.info("timed-out job settled; its slot is free again", {
+        actor: actor.name,
+        sequence: this.msg.meta.streamSequence,
+        ms: Math.round(this.env.timers.monotonic() - this.started),
+      });
+    }
+    if (this.#permanent(error)) {
+      this.#hooksFailure(error, this.#message, "dead-letter");
+      await this.#deadLetter("permanent", error, stats);
+      return;
+    }
+    if (this.#final) {
       this.#hooksFailure(error, this.#message, "dead-letter");
       await this.#deadLetter("exhausted", error, stats);
       return;
@@ -333,7 +424,7 @@ export class Job {
       sequence: this.msg.meta.streamSequence,
       error,
     });
-    this.msg.nak(actor.retryDelayFor(this.attempt));
+    this.msg.nak(retryErrorDelay(error) ?? actor.retryDelayFor(this.attempt));
     this.#settle();
     this.#hooksFailure(error, this.#message, "retry");
   }
@@ -366,7 +457,7 @@ export class Job {
       actor: actor.name,
       reason,
       sequence: msg.meta.streamSequence,
-      attempts: this.attempt,
+      attempts: this.#attempts,
       error,
     };
     if (actor.deadLetter) {
@@ -382,7 +473,7 @@ export class Job {
           event: actor.event as AnyEvent,
           actor: actor.name,
           reason,
-          attempts: this.attempt,
+          attempts: this.#attempts,
           error,
           data: msg.data,
           headers: msg.headers,
@@ -425,13 +516,26 @@ export class Job {
     this.#settle();
   }
 
-  /** Time out: abort the signal and count a failure. */
+  /**
+   * Time out: abort the signal; the attempt has failed, but the job keeps
+   * its slot (and its pulse) until the handler settles, so `maxJobs` stays
+   * a hard cap and no other copy runs the message meanwhile.
+   */
   timeout(stats: JobStats): void {
-    if (this.#claimed) return;
-    const error = new JobTimeoutError(this.actor.name, this.actor.jobTimeout);
+    if (this.#claimed || this.#timedOut) return;
+    this.#timedOut = true;
+    stats.timedOut++;
+    this.env.logger.warn(
+      "job ran past jobTimeout; it keeps its slot until its handler settles",
+      {
+        actor: this.actor.name,
+        sequence: this.msg.meta.streamSequence,
+        attempt: this.attempt,
+        jobTimeout: this.actor.jobTimeout,
+      },
+    );
     this.#controller ??= new AbortController();
-    this.#controller.abort(error);
-    void this.#failed(error, stats);
+    this.#controller.abort(this.#timeoutError());
   }
 
   /** Shutdown grace is over: abort and hand the message back at once. */

@@ -87,8 +87,15 @@ export class Puller implements SlotWaiter {
   #probeOut = false;
   readonly #onFailure: (failure: PullerFailure) => void;
   #sub: Subscription | undefined;
-  /** Messages requested and not yet delivered or expired (slots held). */
+  /** Messages requested and not yet delivered or expired. */
+  #outstanding = 0;
+  /**
+   * Global slots held for outstanding messages (at most `#outstanding`;
+   * fewer after another actor reclaimed some for a message already there).
+   */
   #credit = 0;
+  /** The consumer's `max_deliver`, as the listener found it. */
+  maxDeliver: number;
   /** Delivered messages that found no credit (after a credit reset). */
   readonly #backlog: JobMessage[] = [];
   readonly #jobs = new Set<Job>();
@@ -122,6 +129,21 @@ export class Puller implements SlotWaiter {
     this.#parseAck = ackParser(actor.event.stream, actor.consumer);
     this.#inbox = createInbox(inboxPrefix(nc));
     this.#probeInbox = createInbox(inboxPrefix(nc));
+    this.maxDeliver = actor.consumerConfig().max_deliver ?? -1;
+    scheduler.register(this);
+  }
+
+  /** Jobs past their `jobTimeout` whose handler has not settled yet. */
+  get overdue(): number {
+    let n = 0;
+    for (const job of this.#jobs) if (job.overdue) n++;
+    return n;
+  }
+
+  yieldSlot(): boolean {
+    if (this.#credit === 0 || this.#stopping) return false;
+    this.#credit--;
+    return true;
   }
 
   get priority(): Priority {
@@ -166,7 +188,7 @@ export class Puller implements SlotWaiter {
     }
     const silentFor = now - this.#lastHeard;
     if (
-      this.#credit > 0
+      this.#outstanding > 0
         ? silentFor > lostAfter(this.#opts.pollDelay)
         : this.#probeOut && silentFor > probeLostAfter()
     ) {
@@ -181,6 +203,7 @@ export class Puller implements SlotWaiter {
   resetCredit(): void {
     const lost = this.#credit;
     this.#credit = 0;
+    this.#outstanding = 0;
     this.#probeOut = false;
     this.#scheduler.release(lost);
     this.#lastHeard = this.#env.timers.monotonic();
@@ -199,7 +222,7 @@ export class Puller implements SlotWaiter {
     }
     let free = this.#localFree();
     if (this.#idle && !this.#opts.burst) {
-      if (!this.#probeOut && this.#credit === 0 && free > 0) {
+      if (!this.#probeOut && this.#outstanding === 0 && free > 0) {
         this.#probeOut = true;
         this.#request(
           this.#probeInbox,
@@ -216,7 +239,7 @@ export class Puller implements SlotWaiter {
     const threshold = Math.ceil(
       Math.min(this.#opts.batch, this.actor.maxJobs) / 2,
     );
-    if (this.#credit > 0 && free < threshold) return;
+    if (this.#outstanding > 0 && free < threshold) return;
     while (free > 0) {
       const wanted = Math.min(this.#opts.batch, free);
       const granted = this.#scheduler.take(this, wanted);
@@ -228,12 +251,13 @@ export class Puller implements SlotWaiter {
   }
 
   #localFree(): number {
-    return this.actor.maxJobs - this.#jobs.size - this.#credit -
+    return this.actor.maxJobs - this.#jobs.size - this.#outstanding -
       this.#backlog.length;
   }
 
   #pull(n: number): void {
     this.#credit += n;
+    this.#outstanding += n;
     this.#pulledOnce = true;
     const pollDelay = this.#opts.pollDelay;
     this.#request(this.#inbox, n, pollDelay, heartbeat(pollDelay));
@@ -259,7 +283,13 @@ export class Puller implements SlotWaiter {
     this.#lastHeard = this.#env.timers.monotonic();
     const meta = msg.reply ? this.#parseAck(msg.reply) : undefined;
     if (meta === undefined) this.#onStatus(msg);
-    else this.#deliver(new JobMessage(msg, meta), this.#credit > 0);
+    else {
+      // One of the outstanding messages; its slot may have been reclaimed.
+      if (this.#outstanding > 0) this.#outstanding--;
+      const reserved = this.#credit > this.#outstanding;
+      if (reserved) this.#credit--;
+      this.#deliver(new JobMessage(msg, meta), reserved);
+    }
   }
 
   #onProbe(msg: Msg): void {
@@ -285,7 +315,6 @@ export class Puller implements SlotWaiter {
    */
   #deliver(m: JobMessage, reserved: boolean): void {
     this.#idle = false;
-    if (reserved) this.#credit--;
     if (
       m.meta.deliveryCount > 1 && this.#acked.has(m.meta.streamSequence)
     ) {
@@ -311,9 +340,14 @@ export class Puller implements SlotWaiter {
     }
     if (reserved) {
       this.#startJob(m);
-    } else if (this.#localFree() > 0 && this.#scheduler.take(this, 1) === 1) {
+    } else if (
+      this.#localFree() > 0 &&
+      (this.#scheduler.take(this, 1) === 1 || this.#scheduler.reclaim(this))
+    ) {
       // A probe's message, or one delivered after its credit was written
-      // off (a reset after a reconnect, a status without a count).
+      // off (a reset after a reconnect, a status without a count) or
+      // reclaimed: it takes a free slot, or one another actor holds for a
+      // request that may never be filled.
       this.#startJob(m);
     } else {
       this.#backlog.push(m);
@@ -355,6 +389,7 @@ export class Puller implements SlotWaiter {
       // Nobody will answer the requests out: give their slots back.
       this.#scheduler.release(this.#credit);
       this.#credit = 0;
+      this.#outstanding = 0;
     } else if (code === 404 || code === 408 || code === 409) {
       // The unfilled part of one request; without a count (or in a burst,
       // whose single request is over) all of it.
@@ -362,13 +397,15 @@ export class Puller implements SlotWaiter {
         msg.headers?.get(JsHeaders.PendingMessagesHdr) || NaN,
       );
       const unfilled = this.#opts.burst || !Number.isFinite(pending)
-        ? this.#credit
-        : Math.min(pending, this.#credit);
+        ? this.#outstanding
+        : Math.min(pending, this.#outstanding);
       // A request that waited its full pollDelay unfilled: the stream ran
       // dry, so keep only the unreserved probe out until a message comes.
       if (code !== 409 && unfilled > 0) this.#idle = true;
-      this.#credit -= unfilled;
-      this.#scheduler.release(unfilled);
+      this.#outstanding -= unfilled;
+      const excess = Math.max(0, this.#credit - this.#outstanding);
+      this.#credit -= excess;
+      this.#scheduler.release(excess);
     } else {
       this.#env.logger.warn("unexpected status on pull inbox", {
         actor: this.actor.name,
@@ -390,7 +427,13 @@ export class Puller implements SlotWaiter {
   }
 
   #startJob(m: JobMessage): void {
-    const job = new Job(this.actor, m, this.#env, this.#jobSettled);
+    const job = new Job(
+      this.actor,
+      m,
+      this.#env,
+      this.#jobSettled,
+      this.maxDeliver,
+    );
     this.#jobs.add(job);
     job.run(this.#stats);
   }
@@ -407,7 +450,8 @@ export class Puller implements SlotWaiter {
 
   /** True once there is nothing left to wait for. */
   get idleAndEmpty(): boolean {
-    return this.#credit === 0 && !this.#probeOut && this.#jobs.size === 0 &&
+    return this.#outstanding === 0 && !this.#probeOut &&
+      this.#jobs.size === 0 &&
       this.#backlog.length === 0;
   }
 
@@ -424,15 +468,21 @@ export class Puller implements SlotWaiter {
   /** Stop asking for messages. */
   stop(): void {
     this.#stopping = true;
+    // Take back the interest of the pull requests still out: the server
+    // skips requests nobody subscribes to, so a message handed back (below,
+    // or by a job abandoned after the grace) goes to another listener at
+    // once. Kept, each of them would catch it and hand it back in turn,
+    // spending a delivery every time until max_deliver is used up; then it
+    // stays in the stream, never delivered again.
+    this.#sub?.unsubscribe();
+    this.#sub = undefined;
+    this.#probeSub?.unsubscribe();
+    this.#probeSub = undefined;
+    const outstanding = this.#credit;
+    this.#credit = 0;
+    this.#probeOut = false;
+    this.#scheduler.release(outstanding);
     for (const m of this.#backlog.splice(0)) m.nak(0);
-    if (this.#probeOut) {
-      // Rather than wait out the probe's long expiry: the server drops a
-      // waiting request once nobody listens on its reply subject. A message
-      // already on its way to it comes back after ackWait.
-      this.#probeOut = false;
-      this.#probeSub?.unsubscribe();
-      this.#probeSub = undefined;
-    }
     this.#checkDrained();
   }
 

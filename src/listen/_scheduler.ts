@@ -8,6 +8,12 @@ export interface SlotWaiter {
   readonly priority: Priority;
   /** Called when slots may be available; takes what it needs. */
   wake(): void;
+  /**
+   * Give up one slot held for a pull request still unanswered, so a message
+   * that is already here can run in it; false if none is held. A message
+   * that request brings later waits (pulsed) for the next free slot.
+   */
+  yieldSlot?(): boolean;
 }
 
 const ORDER: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
@@ -18,6 +24,7 @@ export class Scheduler {
   // One FIFO per priority level: the highest non-empty level is served
   // first, and within a level waiters take turns.
   readonly #waiting: SlotWaiter[][] = [[], [], []];
+  readonly #holders: SlotWaiter[] = [];
   #waking = false;
 
   constructor(capacity: number) {
@@ -48,6 +55,31 @@ export class Scheduler {
     this.#used += granted;
     if (granted < wanted) this.wait(waiter);
     return granted;
+  }
+
+  /** Make `holder`'s reserved slots reclaimable by {@linkcode reclaim}. */
+  register(holder: SlotWaiter): void {
+    if (!this.#holders.includes(holder)) this.#holders.push(holder);
+  }
+
+  /**
+   * A message of `taker` is here and every slot is taken: move one slot
+   * held by an unanswered pull request (of an actor of the same or a lower
+   * priority, lowest first) to it. Without this, a ready message waits up
+   * to `pollDelay` behind another actor's requests that may never be
+   * filled.
+   *
+   * @returns Whether a slot was moved (it stays counted as used).
+   */
+  reclaim(taker: SlotWaiter): boolean {
+    const level = ORDER[taker.priority];
+    for (let l = 2; l >= level; l--) {
+      for (const holder of this.#holders) {
+        if (holder === taker || ORDER[holder.priority] !== l) continue;
+        if (holder.yieldSlot?.() === true) return true;
+      }
+    }
+    return false;
   }
 
   /** Queue `waiter` to be woken when slots are released. */

@@ -67,6 +67,18 @@ export interface ListenReport {
   deadLettered: number;
   /** Deliveries nak'd to wait out a `delay`. */
   delayed: number;
+  /**
+   * Jobs whose handler ran past `jobTimeout`; each kept its job slot (and
+   * its pulse) until the handler settled, and counts as failed.
+   */
+  timedOut: number;
+  /**
+   * Jobs still running past their `jobTimeout` when the grace period ended
+   * (handed back while their handler ignored `ctx.signal`).
+   */
+  overdue: number;
+  /** Replayed dead letters meant for another actor: acked without running. */
+  skipped: number;
 }
 
 type Resolved = Required<Omit<ListenOptions, "signal" | "maxPolls">> & {
@@ -148,7 +160,10 @@ export class Listener {
     failed: 0,
     deadLettered: 0,
     delayed: 0,
+    timedOut: 0,
+    skipped: 0,
   };
+  #overdue = 0;
   readonly #stop = new AbortController();
   readonly #pullers: Puller[];
   #failure: Error | undefined;
@@ -228,6 +243,7 @@ export class Listener {
       batch,
     });
     try {
+      await this.#readMaxDeliver();
       for (const p of pullers) p.start();
       if (burst) {
         await Promise.race([
@@ -250,7 +266,38 @@ export class Listener {
       await statusWatch;
     }
     if (this.#failure !== undefined) throw this.#failure;
-    return { ...this.#stats };
+    return { ...this.#stats, overdue: this.#overdue };
+  }
+
+  // Attempts are accounted against the consumer's own max_deliver, which a
+  // Python walnats copy of the actor may have set (to max_attempts).
+  async #readMaxDeliver(): Promise<void> {
+    const { logger } = this.#opts;
+    await Promise.all(this.#pullers.map(async (p) => {
+      const actor = p.actor;
+      try {
+        const info = await this.#jsm.consumers.info(
+          actor.event.stream,
+          actor.consumer,
+        );
+        const found = info.config.max_deliver ?? -1;
+        if (found !== p.maxDeliver) {
+          logger.warn(
+            "the consumer's max_deliver differs from this actor's; counting against the consumer's",
+            {
+              actor: actor.name,
+              maxDeliver: found,
+              expected: p.maxDeliver,
+              maxAttempts: actor.maxAttempts,
+            },
+          );
+        }
+        p.maxDeliver = found;
+      } catch {
+        // Missing consumer: the first pull reports it. Anything else: the
+        // actor's own value stands.
+      }
+    }));
   }
 
   #onFailure(f: PullerFailure): void {
@@ -324,15 +371,19 @@ export class Listener {
     graceOver.abort();
     if (inTime) return;
     let abandoned = 0;
+    let overdue = 0;
     for (const p of pullers) {
       for (const job of p.jobs()) {
+        if (job.overdue) overdue++;
         job.abandon();
         abandoned++;
       }
     }
+    this.#overdue += overdue;
     if (abandoned > 0) {
       logger.warn("grace period over; running jobs handed back", {
         abandoned,
+        overdue,
       });
     }
     // Outstanding pull requests expire within pollDelay; their messages

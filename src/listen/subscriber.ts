@@ -8,6 +8,7 @@
 // --lint would flag them as private here (denoland/deno#27364).
 /** @ignore */
 import {
+  type ConsumerInfo,
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
@@ -19,10 +20,13 @@ import type { AnyActor } from "../actor.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
 import {
   type DeadLetter,
+  type DeadLetterStreamOptions,
   ensureDeadLetterStream,
   listDeadLetters,
+  mergeDeadLetterStreamOptions,
   replayDeadLetters,
 } from "../dead_letter.ts";
+import { consoleLogger, type Logger } from "../log.ts";
 import { ConsumerConfigError } from "../errors.ts";
 import type { AnyEvent } from "../event.ts";
 import { Listener, type ListenOptions, type ListenReport } from "./listener.ts";
@@ -30,6 +34,15 @@ import { type Health, health } from "../ops/health.ts";
 import { type Status, status } from "../ops/status.ts";
 
 export type { ListenOptions, ListenReport };
+
+/** Options for {@linkcode Subscriber.register}. */
+export interface SubscriberRegisterOptions {
+  /**
+   * Where to report consumers whose settings another fleet changed (a
+   * Python walnats copy of an actor). @default {consoleLogger("warn")}
+   */
+  logger?: Logger;
+}
 
 /** Options for {@linkcode Subscriber.deadLetters}. */
 export interface DeadLettersOptions {
@@ -78,52 +91,102 @@ export class Subscriber implements AsyncDisposable {
    * Create or update one durable pull consumer per actor, and the
    * dead-letter streams of actors that keep dead letters.
    *
+   * A consumer that exists with `max_deliver` equal to the actor's
+   * `maxAttempts` was made by Python walnats (which sets `max_deliver =
+   * max_attempts`): its value is kept, not rewritten back and forth by a
+   * mixed fleet, and listeners count attempts against it (see
+   * docs/failures.md). Any other difference is rewritten, with a warning.
+   *
+   * @param options Where to report.
    * @throws {ConsumerConfigError} The event's stream does not exist (register
    *   the events first), or the server refused the configuration.
    */
-  async register(): Promise<void> {
-    const events = new Map<string, AnyEvent>();
+  async register(options: SubscriberRegisterOptions = {}): Promise<void> {
+    const logger = options.logger ?? consoleLogger("warn");
+    const events = new Map<
+      string,
+      { event: AnyEvent; options: DeadLetterStreamOptions[] }
+    >();
     for (const actor of this.#actors) {
-      if (actor.deadLetter) events.set(actor.event.name, actor.event);
+      if (!actor.deadLetter) continue;
+      const entry = events.get(actor.event.name) ??
+        { event: actor.event, options: [] as DeadLetterStreamOptions[] };
+      entry.options.push(actor.deadLetterStream);
+      events.set(actor.event.name, entry);
     }
     await Promise.all([
-      ...this.#actors.map((actor) => this.#registerOne(actor)),
-      ...[...events.values()].map((event) =>
-        ensureDeadLetterStream(this.#jsm, event)
+      ...this.#actors.map((actor) => this.#registerOne(actor, logger)),
+      ...[...events.values()].map(({ event, options }) =>
+        ensureDeadLetterStream(
+          this.#jsm,
+          event,
+          mergeDeadLetterStreamOptions(options),
+        )
       ),
     ]);
   }
 
-  async #registerOne(actor: AnyActor): Promise<void> {
+  #streamMissing(actor: AnyActor, error: JetStreamApiError): Error {
+    return new ConsumerConfigError(
+      actor.name,
+      `Cannot register actor "${actor.name}": the stream of event "${actor.event.name}" does not exist; register the events first (events.connect() then register())`,
+      error.code,
+      error.message,
+      { cause: error },
+    );
+  }
+
+  async #registerOne(actor: AnyActor, logger: Logger): Promise<void> {
     const stream = actor.event.stream;
     const config = actor.consumerConfig();
+    let existing: ConsumerInfo | undefined;
     try {
-      await this.#jsm.consumers.add(stream, config);
+      existing = await this.#jsm.consumers.info(stream, actor.consumer);
     } catch (error) {
       if (!(error instanceof JetStreamApiError)) throw error;
       if (error.code === JetStreamApiCodes.StreamNotFound) {
-        throw new ConsumerConfigError(
-          actor.name,
-          `Cannot register actor "${actor.name}": the stream of event "${actor.event.name}" does not exist; register the events first (events.connect() then register())`,
-          error.code,
-          error.message,
-          { cause: error },
+        throw this.#streamMissing(actor, error);
+      }
+      if (error.code !== JetStreamApiCodes.ConsumerNotFound) throw error;
+    }
+    const found = existing?.config.max_deliver ?? -1;
+    if (existing !== undefined && found !== config.max_deliver) {
+      if (found === actor.maxAttempts) {
+        logger.warn(
+          `Consumer of actor "${actor.name}" has max_deliver ${found}, as Python walnats sets for max_attempts=${found}; keeping it (this actor asks for ${config.max_deliver}): a delayed message spends one of those deliveries waiting, and a copy that dies on the last delivery is not dead-lettered`,
+          { actor: actor.name, maxDeliver: found, wanted: config.max_deliver },
+        );
+        config.max_deliver = found;
+      } else {
+        logger.warn(
+          `Consumer of actor "${actor.name}" had max_deliver ${found}; setting ${config.max_deliver} (maxAttempts ${actor.maxAttempts} + 2). If a Python walnats fleet runs this actor too, give both the same max attempts, or each register() rewrites the other's`,
+          { actor: actor.name, maxDeliver: found, wanted: config.max_deliver },
         );
       }
+    }
+    if (existing === undefined) {
       try {
-        await this.#jsm.consumers.update(stream, actor.consumer, config);
-      } catch (updateError) {
-        const e = updateError instanceof JetStreamApiError
-          ? updateError
-          : error;
-        throw new ConsumerConfigError(
-          actor.name,
-          `Cannot register actor "${actor.name}": the server refused its consumer configuration (${e.message})`,
-          e.code,
-          e.message,
-          { cause: updateError },
-        );
+        await this.#jsm.consumers.add(stream, config);
+        return;
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError)) throw error;
+        if (error.code === JetStreamApiCodes.StreamNotFound) {
+          throw this.#streamMissing(actor, error);
+        }
+        // Created meanwhile by another copy: update it below.
       }
+    }
+    try {
+      await this.#jsm.consumers.update(stream, actor.consumer, config);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError)) throw error;
+      throw new ConsumerConfigError(
+        actor.name,
+        `Cannot register actor "${actor.name}": the server refused its consumer configuration (${error.message})`,
+        error.code,
+        error.message,
+        { cause: error },
+      );
     }
   }
 
@@ -218,8 +281,11 @@ export class Subscriber implements AsyncDisposable {
   }
 
   /**
-   * Emit an actor's dead letters again to its event (every actor of the
-   * event receives them), then remove them from the dead-letter stream.
+   * Emit an actor's dead letters again to its event, for that actor alone:
+   * each copy carries `Walnats-Replay-Actor`, and the event's other
+   * TypeScript actors ack it without running (Python walnats actors on the
+   * same event do run it again). Each is removed from the dead-letter
+   * stream once JetStream has the copy.
    *
    * @param actor The actor (or its name).
    * @param options Which dead letters.

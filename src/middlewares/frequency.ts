@@ -50,14 +50,15 @@ function actorKey(ctx: Context): string {
  *
  * @example Report the same error once a minute
  * ```ts
+ * import { systemTimers } from "@walnats/walnats";
  * import { frequency } from "@walnats/walnats/middlewares";
  * import assert from "node:assert/strict";
  *
- * let now = 0;
+ * let now = 0; // a hand-driven clock for the example
  * let reports = 0;
  * const report = frequency({ onFailure: () => void reports++ }, {
  *   timeframe: 60_000,
- *   now: () => now,
+ *   timers: { ...systemTimers, monotonic: () => now },
  * });
  * const failure = {
  *   actor: "greet",

@@ -14,6 +14,11 @@ export interface PrepareEnv {
   readonly hooks: readonly HeaderHook[];
   /** The server's `max_payload`, when known. */
   readonly maxPayload: number | undefined;
+  /**
+   * Epoch ms from the connection's clock (virtual under the memory broker),
+   * the clock listeners compare `Walnats-Delay` with.
+   */
+  readonly now?: number;
 }
 
 /** An encoded message and its headers, ready to publish. */
@@ -59,7 +64,7 @@ function checked(
       `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
     );
   }
-  let headers = buildHeaders(event.name, options, extra);
+  let headers = buildHeaders(event.name, options, extra, env.now);
   const maxAge = event.limits.maxAge;
   if (
     options.delay !== undefined && maxAge !== undefined &&

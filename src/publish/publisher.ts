@@ -74,16 +74,20 @@ const EMIT_TIMEOUT = 5000;
  * A publisher: the connection made by {@linkcode Events.connect}.
  *
  * @example Emit and read the acknowledgement
- * ```ts ignore
+ * ```ts
  * import * as v from "valibot";
  * import { Event, Events } from "@walnats/walnats";
+ * import { NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
+ * await using server = await NatsServer.start();
  * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
- * await using pub = await new Events(USER_CREATED).connect();
+ * await using pub = await new Events(USER_CREATED).connect(server.url);
  * await pub.register();
- * const { sequence, duplicate } = await pub.emit(USER_CREATED, { id: 1 }, {
- *   uid: "user-1",
- * });
+ * const first = await pub.emit(USER_CREATED, { id: 1 }, { uid: "user-1" });
+ * const again = await pub.emit(USER_CREATED, { id: 1 }, { uid: "user-1" });
+ * assert.deepEqual(first, { sequence: 1, duplicate: false });
+ * assert.equal(again.duplicate, true); // stored once
  * ```
  */
 export class Publisher implements AsyncDisposable {
@@ -201,6 +205,7 @@ export class Publisher implements AsyncDisposable {
     return prepareEmit(event, message, options, extra, {
       hooks: this.#hooks,
       maxPayload: this.nc.info?.max_payload,
+      now: timersOf(this.nc).now(),
     });
   }
 
@@ -242,13 +247,22 @@ export class Publisher implements AsyncDisposable {
    *   listens on the subject; it says whether the message may be stored.
    *
    * @example Emit with options
-   * ```ts ignore
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
    * const ack = await pub.emit(USER_CREATED, { id: 1 }, {
    *   uid: "user-1",
-   *   delay: 60_000,
-   *   meta: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+   *   delay: 60_000, // no handler runs it for a minute
+   *   meta: { tenant: "acme" },
    * });
-   * console.log(ack.sequence, ack.duplicate);
+   * assert.equal(ack.duplicate, false);
    * ```
    */
   emit<I>(
@@ -370,13 +384,23 @@ export class Publisher implements AsyncDisposable {
    * @throws {RangeError} `window` is not a positive integer.
    *
    * @example Emit in bulk and retry the failures
-   * ```ts ignore
-   * const users = [{ id: 1 }, { id: 2 }, { id: 3 }];
-   * const { failures } = await pub.emitMany(USER_CREATED, users, {
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
+   * const users = [{ id: 1 }, { id: 2 }, { id: Number.NaN }];
+   * const { results, failures } = await pub.emitMany(USER_CREATED, users, {
    *   window: 64,
    *   uid: (user) => `user-${user.id}`,
    * });
-   * const retry = failures.map((f) => users[f.index]!);
+   * assert.equal(results.filter((r) => r !== undefined).length, 2);
+   * assert.deepEqual(failures.map((f) => f.index), [2]); // NaN fails the schema
    * ```
    */
   async emitMany<I>(
@@ -436,10 +460,26 @@ export class Publisher implements AsyncDisposable {
    * @throws {RangeError} `timeout` is not a positive number.
    *
    * @example Ask and wait for the answer
-   * ```ts ignore
+   * ```ts
+   * import * as v from "valibot";
+   * import { Actor, Actors, Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
    * const GET_USER = new Event("get-user", v.object({ id: v.number() }))
    *   .withResponse(v.object({ name: v.string() }));
+   * const LOOKUP = new Actor("lookup", GET_USER, (q) => ({ name: `#${q.id}` }));
+   * await using pub = await new Events(GET_USER).connect(server.url);
+   * await pub.register();
+   * await using sub = await new Actors(LOOKUP).connect(server.url);
+   * await sub.register();
+   * const stop = new AbortController();
+   * const listening = sub.listen({ signal: stop.signal });
    * const { name } = await pub.request(GET_USER, { id: 1 }, { timeout: 2000 });
+   * assert.equal(name, "#1");
+   * stop.abort();
+   * await listening;
    * ```
    */
   async request<I, R>(
@@ -514,9 +554,22 @@ export class Publisher implements AsyncDisposable {
    * @throws {TypeError} The publisher is closed.
    *
    * @example Watch everything for ten seconds
-   * ```ts ignore
-   * for await (const item of pub.monitor({ signal: AbortSignal.timeout(10_000) })) {
-   *   console.log(item.event.name, item.error ?? item.message);
+   * ```ts
+   * import * as v from "valibot";
+   * import { Event, Events } from "@walnats/walnats";
+   * import { NatsServer } from "@walnats/walnats/testing";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = await NatsServer.start();
+   * const USER_CREATED = new Event("user-created", v.object({ id: v.number() }));
+   * await using pub = await new Events(USER_CREATED).connect(server.url);
+   * await pub.register();
+   * const feed = pub.monitor({ signal: AbortSignal.timeout(10_000) });
+   * await pub.emit(USER_CREATED, { id: 7 });
+   * for await (const item of feed) {
+   *   assert.equal(item.event.name, "user-created");
+   *   assert.deepEqual("message" in item && item.message, { id: 7 });
+   *   break; // ends the feed
    * }
    * ```
    */

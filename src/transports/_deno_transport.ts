@@ -3,6 +3,7 @@
 // The JSR package @nats-io/transport-deno is the upstream equivalent; it
 // cannot be installed from the npm registry, so this one is ours.
 /** @ignore */
+import { concatBytes } from "../_async.ts";
 import {
   checkOptions,
   type ConnectionOptions,
@@ -35,18 +36,6 @@ async function tlsMaterial(options: ConnectionOptions): Promise<TlsMaterial> {
   const key = (await readText(tls.keyFile)) ?? tls.key;
   if (cert !== undefined) out.cert = String(cert);
   if (key !== undefined) out.key = String(key);
-  return out;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
   return out;
 }
 
@@ -160,7 +149,7 @@ export class DenoTransport implements Transport {
         );
       }
       chunks.push(value);
-      const line = extractProtocolMessage(concat(chunks));
+      const line = extractProtocolMessage(concatBytes(chunks));
       if (line === "") continue;
       const match = INFO.exec(line);
       if (!match || match[1] === undefined) {
@@ -227,7 +216,7 @@ export class DenoTransport implements Transport {
         }
         const frames = this.#queue;
         this.#queue = [];
-        let data = frames.length === 1 ? frames[0]! : concat(frames);
+        let data = frames.length === 1 ? frames[0]! : concatBytes(frames);
         while (data.length > 0) {
           const n = await conn.write(data);
           data = data.subarray(n);

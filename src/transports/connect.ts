@@ -60,10 +60,14 @@ function load(): Promise<Transport> {
  * @returns The connection.
  *
  * @example Connect and close
- * ```ts ignore
+ * ```ts
  * import { connect } from "@walnats/walnats";
+ * import { NatsServer } from "@walnats/walnats/testing";
+ * import assert from "node:assert/strict";
  *
- * const nc = await connect("nats://127.0.0.1:4222");
+ * await using server = await NatsServer.start();
+ * const nc = await connect(server.url); // or a list, or ConnectionOptions
+ * assert.equal(typeof nc.info?.version, "string");
  * await nc.close();
  * ```
  */
