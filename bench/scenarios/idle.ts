@@ -20,7 +20,9 @@ export function idleCounts(ctx: BenchContext): number[] {
 
 /** Seconds to let the pulls settle (the first ones expire), then to measure. */
 function windows(ctx: BenchContext): { settle: number; measure: number } {
-  return ctx.quick ? { settle: 2.5, measure: 2 } : { settle: 4, measure: 15 };
+  // A full window spans one expiry of the idle probes (30 s), so their
+  // renewals are counted.
+  return ctx.quick ? { settle: 2.5, measure: 2 } : { settle: 4, measure: 32 };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
