@@ -75,13 +75,27 @@ if (form) {
 
 // The overview's live part: swapped in place, keeping keyboard focus.
 const live = document.getElementById("live");
+// How to find the focused element again after a swap: its id, or for the
+// action buttons (which have none) their data attributes.
+function focusKey(element) {
+  if (!element || element === document.body) return undefined;
+  if (element.id) return `#${CSS.escape(element.id)}`;
+  const parts = ["action", "actor", "event", "sequence"]
+    .filter((k) => element.dataset && element.dataset[k] !== undefined)
+    .map((k) => `[data-${k}="${CSS.escape(element.dataset[k])}"]`);
+  return parts.length > 0
+    ? `${element.tagName.toLowerCase()}${parts.join("")}`
+    : undefined;
+}
 async function reload() {
   if (!live) return location.reload();
-  const focused = document.activeElement && document.activeElement.id;
+  const focused = focusKey(document.activeElement);
   const response = await fetch(live.dataset.partial, { credentials: "omit" });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   live.innerHTML = await response.text();
-  if (focused) document.getElementById(focused)?.focus();
+  if (focused) {
+    (live.querySelector(focused) ?? document.querySelector(focused))?.focus();
+  }
 }
 if (live) {
   setInterval(() => {
