@@ -2,43 +2,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gunzipSync, gzipSync } from "node:zlib";
-import * as v from "valibot";
 import { DecodeError, json as rootJson, ValidationError } from "../mod.ts";
+import { bytes, date, gzip, json, text } from "../src/codecs/mod.ts";
 import {
-  bytes,
-  type Codec,
-  date,
-  gzip,
-  json,
-  text,
-} from "../src/codecs/mod.ts";
-
-const utf8 = new TextEncoder();
-const fromUtf8 = (data: Uint8Array) => new TextDecoder().decode(data);
-
-async function roundTrip<T, I>(codec: Codec<T, I>, value: I): Promise<T> {
-  return await codec.decode(await codec.encode(value));
-}
-
-function isDecodeError(pattern: RegExp) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof DecodeError, `expected DecodeError: ${error}`);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
-
-const Note = v.object({
-  title: v.string(),
-  body: v.string(),
-  tags: v.array(v.string()),
-});
-type Note = v.InferOutput<typeof Note>;
-const NOTE: Note = {
-  title: "groceries",
-  body: "milk, eggs, ".repeat(50),
-  tags: ["home", "weekly"],
-};
+  fromUtf8,
+  isDecodeError,
+  NOTE,
+  Note,
+  roundTrip,
+  utf8,
+} from "./_codecs.ts";
 
 // ---------------------------------------------------------------- bytes
 

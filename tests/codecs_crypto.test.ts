@@ -28,25 +28,19 @@ import {
   settled,
   waitFor,
 } from "./_helpers.ts";
+import {
+  fromUtf8,
+  isDecodeError,
+  NOTE,
+  Note,
+  roundTrip,
+  utf8,
+} from "./_codecs.ts";
 
-const utf8 = new TextEncoder();
-const fromUtf8 = (data: Uint8Array) => new TextDecoder().decode(data);
 const hex = (data: Uint8Array) =>
   Array.from(data, (b) => b.toString(16).padStart(2, "0")).join("");
 const fromHex = (s: string) =>
   Uint8Array.from(s.match(/../g)!, (h) => Number.parseInt(h, 16));
-
-async function roundTrip<T, I>(codec: Codec<T, I>, value: I): Promise<T> {
-  return await codec.decode(await codec.encode(value));
-}
-
-function isDecodeError(pattern: RegExp) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof DecodeError, `expected DecodeError: ${error}`);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 /**
  * Decoding `encoded` fails as `expected` once a bit is flipped at any of
@@ -68,18 +62,6 @@ async function rejectsTampering<T>(
     expected,
   );
 }
-
-const Note = v.object({
-  title: v.string(),
-  body: v.string(),
-  tags: v.array(v.string()),
-});
-type Note = v.InferOutput<typeof Note>;
-const NOTE: Note = {
-  title: "groceries",
-  body: "milk, eggs, ".repeat(50),
-  tags: ["home", "weekly"],
-};
 
 // ---------------------------------------------------------------- bytes
 
