@@ -89,12 +89,15 @@ test("acceptance on the memory broker: the same with retryDelay [60_000, 60_000]
   assert.deepEqual(observed, DEAD_LETTER_AFTER_RETRIES);
   // Two minutes of retry delays passed on the virtual clock...
   assert.ok(b.broker.timers.monotonic() >= 120_000);
-  // ...in well under a second of work: CPU time, which other processes on a
-  // shared machine do not stretch (about 0.1 s of real time on an idle one).
+  // ...in a moment of real time: 45-400 ms on an idle machine. The bound is
+  // generous because the suite shares the machine (Deno's --parallel even
+  // shares the process, so its CPU time is not this test's alone).
   const cpuMs = (used.user + used.system) / 1000;
-  assert.ok(
-    cpuMs < 1000,
-    `took ${cpuMs.toFixed(0)} ms of CPU, ${elapsed.toFixed(0)} ms of real time`,
+  // deno-lint-ignore no-console -- the figure, for the record
+  console.log(
+    `memory broker acceptance: ${elapsed.toFixed(0)} ms real, ${
+      cpuMs.toFixed(0)
+    } ms CPU (process-wide) for 120 s of virtual time`,
   );
   assert.ok(elapsed < 10_000, `took ${elapsed.toFixed(0)} ms of real time`);
 });
