@@ -305,25 +305,26 @@ for (const isolation of ISOLATIONS) {
 
 test("a module that throws while loading fails its job with the module's error, and the worker stays", async () => {
   await using pool = new WorkerPool({ maxWorkers: 1 });
+  const job = (module: URL, name: string, message: unknown) => ({
+    module: module.href,
+    export: name,
+    message,
+    ctx: {
+      actor: "a",
+      event: "e",
+      attempt: 1,
+      deliveryCount: 1,
+      sequence: 1,
+      timestamp: 0,
+      traceId: undefined,
+      headers: {},
+    },
+    // A bound, so a lost reply fails the test instead of hanging it.
+    signal: AbortSignal.timeout(60_000),
+    terminateGrace: 100,
+  });
   const run = (module: URL, name: string) =>
-    pool.run({
-      module: module.href,
-      export: name,
-      message: { n: 2, label: "x" },
-      ctx: {
-        actor: "a",
-        event: "e",
-        attempt: 1,
-        deliveryCount: 1,
-        sequence: 1,
-        timestamp: 0,
-        traceId: undefined,
-        headers: {},
-      },
-      // A bound, so a lost reply fails the test instead of hanging it.
-      signal: AbortSignal.timeout(60_000),
-      terminateGrace: 100,
-    });
+    pool.run(job(module, name, { n: 2, label: "x" }));
   await assert.rejects(run(BROKEN, "never"), /broken at top level/);
   await assert.rejects(
     run(HANDLERS, "missing"),
@@ -343,24 +344,7 @@ test("a module that throws while loading fails its job with the module's error, 
   assert.equal(pool.size, 1, "the same worker served every job");
   // A message that cannot be cloned is refused before it reaches a worker.
   await assert.rejects(
-    pool.run({
-      module: HANDLERS.href,
-      export: "square",
-      message: { f: () => 1 },
-      ctx: {
-        actor: "a",
-        event: "e",
-        attempt: 1,
-        deliveryCount: 1,
-        sequence: 1,
-        timestamp: 0,
-        traceId: undefined,
-        headers: {},
-      },
-      // A bound, so a lost reply fails the test instead of hanging it.
-      signal: AbortSignal.timeout(60_000),
-      terminateGrace: 100,
-    }),
+    pool.run(job(HANDLERS, "square", { f: () => 1 })),
     /Cannot send the message to a worker/,
   );
 });
