@@ -7,7 +7,13 @@
 //   deno task test tests/x.test.ts some files
 import { spawn } from "node:child_process";
 
-type Count = { passed: number; failed: number; ran: boolean };
+type Count = {
+  passed: number;
+  failed: number;
+  ran: boolean;
+  /** Names of the failed tests, as the runner printed them. */
+  failures: string[];
+};
 
 const args = Deno.args.filter((a) => !a.startsWith("--only="));
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7)
@@ -59,11 +65,16 @@ async function deno(): Promise<Count> {
   const m = out.match(
     /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/,
   );
-  if (!m) return { passed: 0, failed: 1, ran: false };
+  // The FAILURES section lists "name => ./tests/file.ts:line:col".
+  const section = out.split(/^ FAILURES ?$/m)[1] ?? "";
+  const failures = [...section.matchAll(/^(.+ => \S+:\d+:\d+)$/gm)]
+    .map((f) => f[1]);
+  if (!m) return { passed: 0, failed: 1, ran: false, failures };
   return {
     passed: Number(m[1]),
     failed: Number(m[3]),
     ran: true,
+    failures,
   };
 }
 
@@ -76,12 +87,27 @@ async function bun(): Promise<Count> {
   ]);
   const pass = out.match(/^\s*(\d+) pass/m);
   const fail = out.match(/^\s*(\d+) fail/m);
-  if (!pass && !fail) return { passed: 0, failed: 1, ran: false };
+  const failures = failedBun(out);
+  if (!pass && !fail) return { passed: 0, failed: 1, ran: false, failures };
   return {
     passed: Number(pass?.[1] ?? 0),
     failed: Number(fail?.[1] ?? 0),
     ran: true,
+    failures,
   };
+}
+
+/** Bun prints "file.test.ts:" before a file's results, "(fail) name" per failure. */
+function failedBun(out: string): string[] {
+  const failures: string[] = [];
+  let file = "";
+  for (const line of out.split("\n")) {
+    const header = line.match(/^(\S+\.test\.ts):$/);
+    if (header) file = header[1];
+    const fail = line.match(/^\(fail\) (.+)$/);
+    if (fail) failures.push(`${file}: ${fail[1]}`);
+  }
+  return failures;
 }
 
 async function node(): Promise<Count> {
@@ -100,11 +126,15 @@ async function node(): Promise<Count> {
   const pass = out.match(/^# pass (\d+)/m);
   const fail = out.match(/^# fail (\d+)/m);
   const cancelled = out.match(/^# cancelled (\d+)/m);
-  if (!pass) return { passed: 0, failed: 1, ran: false };
+  // TAP: "not ok N - name", indented by nesting; the file is the outer test.
+  const failures = [...out.matchAll(/^(\s*)not ok \d+ - (.+)$/gm)]
+    .map((f) => `${f[1].length > 0 ? "  " : ""}${f[2]}`);
+  if (!pass) return { passed: 0, failed: 1, ran: false, failures };
   return {
     passed: Number(pass[1]),
     failed: Number(fail?.[1] ?? 0) + Number(cancelled?.[1] ?? 0),
     ran: true,
+    failures,
   };
 }
 
@@ -115,12 +145,14 @@ const runtimes: [string, () => Promise<Count>][] = [
 ];
 const total = { passed: 0, failed: 0 };
 const lines: string[] = [];
+const failed: string[] = [];
 for (const [name, fn] of runtimes) {
   if (only && !only.includes(name)) continue;
   console.log(`\n=== ${name} ===`);
   const count = await fn();
   total.passed += count.passed;
   total.failed += count.failed;
+  failed.push(...count.failures.map((f) => `${name}: ${f}`));
   lines.push(
     `${name}: ${count.passed} passed, ${count.failed} failed${
       count.ran ? "" : " (the runner did not report; counted as a failure)"
@@ -135,6 +167,8 @@ if (coverageDir !== undefined && (!only || only.includes("deno"))) {
     "--include=^file:.*/src/",
   ]);
 }
+// The failures are repeated last, so a log's tail names them.
+if (failed.length > 0) console.log("\nfailed:\n" + failed.join("\n"));
 console.log("\n" + lines.join("\n"));
 console.log(`${total.passed} passed, ${total.failed} failed`);
 Deno.exit(total.failed > 0 || total.passed === 0 ? 1 : 0);
