@@ -68,7 +68,7 @@ async function deno(): Promise<Count> {
   // The FAILURES section lists "name => ./tests/file.ts:line:col".
   const section = out.split(/^ FAILURES ?$/m)[1] ?? "";
   const failures = [...section.matchAll(/^(.+ => \S+:\d+:\d+)$/gm)]
-    .map((f) => f[1]);
+    .map((f) => f[1]!);
   if (!m) return { passed: 0, failed: 1, ran: false, failures };
   return {
     passed: Number(m[1]),
@@ -103,7 +103,7 @@ function failedBun(out: string): string[] {
   let file = "";
   for (const line of out.split("\n")) {
     const header = line.match(/^(\S+\.test\.ts):$/);
-    if (header) file = header[1];
+    if (header) file = header[1]!;
     const fail = line.match(/^\(fail\) (.+)$/);
     if (fail) failures.push(`${file}: ${fail[1]}`);
   }
@@ -128,7 +128,7 @@ async function node(): Promise<Count> {
   const cancelled = out.match(/^# cancelled (\d+)/m);
   // TAP: "not ok N - name", indented by nesting; the file is the outer test.
   const failures = [...out.matchAll(/^(\s*)not ok \d+ - (.+)$/gm)]
-    .map((f) => `${f[1].length > 0 ? "  " : ""}${f[2]}`);
+    .map((f) => `${f[1]!.length > 0 ? "  " : ""}${f[2]}`);
   if (!pass) return { passed: 0, failed: 1, ran: false, failures };
   return {
     passed: Number(pass[1]),
