@@ -17,9 +17,9 @@ import { join } from "node:path";
 import process from "node:process";
 import { NatsServer } from "../src/testing/mod.ts";
 import {
+  isCompared,
   openContext,
   runOnce,
-  type ScenarioName,
   SCENARIOS,
   type Side,
   sizeOf,
@@ -48,12 +48,19 @@ function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
 
-const scenario = (flag("scenario") ?? "handle-tuned") as ScenarioName;
-if (!SCENARIOS.includes(scenario) || scenario === "soak") {
-  console.error(`cannot profile scenario "${scenario}"`);
+const scenario = flag("scenario") ?? "handle-tuned";
+if (!isCompared(scenario)) {
+  console.error(
+    `cannot profile scenario "${scenario}"; known: ${
+      SCENARIOS.filter(isCompared).join(", ")
+    }`,
+  );
   process.exit(2);
 }
 const sides = (flag("side")?.split(",") ?? ["ours", "raw"]) as Side[];
+// --heap: allocations instead of CPU time (V8's sampling heap profiler,
+// collected objects included): bytes allocated per message, and where.
+const heap = process.argv.includes("--heap");
 const interval = Number(flag("interval") ?? "100");
 
 const root = new URL("..", import.meta.url).pathname;
@@ -152,6 +159,35 @@ function summarize(profile: Profile, top = 25): string {
   return lines.join("\n");
 }
 
+interface HeapNode {
+  callFrame: ProfileNode["callFrame"];
+  selfSize: number;
+  children: HeapNode[];
+}
+
+function summarizeHeap(root: HeapNode, n: number, top = 15): string {
+  const self = new Map<string, number>();
+  let total = 0;
+  const walk = (node: HeapNode) => {
+    total += node.selfSize;
+    const key = where(node.callFrame);
+    self.set(key, (self.get(key) ?? 0) + node.selfSize);
+    for (const c of node.children) walk(c);
+  };
+  walk(root);
+  const lines = [
+    `allocated ${(total / 1024 / 1024).toFixed(1)} MiB sampled, ${
+      (total / n).toFixed(0)
+    } bytes per message (n=${n})`,
+    "",
+    "top allocation sites (bytes per message):",
+  ];
+  for (const [key, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    lines.push(`  ${(t / n).toFixed(0).padStart(6)}  ${key}`);
+  }
+  return lines.join("\n");
+}
+
 await using server = await NatsServer.start();
 const session = new Session();
 session.connect();
@@ -164,17 +200,35 @@ const ctx = await openContext(
   Number(flag("scale") ?? "0.5"),
   (text) => console.error(text),
 );
-const profiler: NonNullable<typeof ctx.profiler> = {
-  async start() {
-    await session.post("Profiler.start");
-  },
-  async stop() {
-    const { profile } = await session.post("Profiler.stop") as {
-      profile: Profile;
-    };
-    profiles.push(profile);
-  },
-};
+const heaps: HeapNode[] = [];
+const profiler: NonNullable<typeof ctx.profiler> = heap
+  ? {
+    async start() {
+      await session.post("HeapProfiler.enable");
+      await session.post("HeapProfiler.startSampling", {
+        samplingInterval: 256,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as Record<string, unknown>);
+    },
+    async stop() {
+      const { profile } = await session.post("HeapProfiler.stopSampling") as {
+        profile: { head: HeapNode };
+      };
+      heaps.push(profile.head);
+    },
+  }
+  : {
+    async start() {
+      await session.post("Profiler.start");
+    },
+    async stop() {
+      const { profile } = await session.post("Profiler.stop") as {
+        profile: Profile;
+      };
+      profiles.push(profile);
+    },
+  };
 const n = sizeOf(ctx, scenario);
 for (const side of sides) {
   // One unprofiled run first, so the profile shows optimized code.
@@ -182,6 +236,13 @@ for (const side of sides) {
   await runOnce(ctx, scenario, side, Math.ceil(n / 4));
   ctx.profiler = profiler;
   const value = await runOnce(ctx, scenario, side, n);
+  if (heap) {
+    console.log(
+      `\n===== ${scenario}, ${side}: ${JSON.stringify(value)} (n=${n})`,
+    );
+    console.log(summarizeHeap(heaps.pop()!, n));
+    continue;
+  }
   const profile = profiles.pop()!;
   const file = join(tmpdir(), `walnats-${scenario}-${side}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));

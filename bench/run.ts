@@ -8,6 +8,7 @@
 //     [--side=ours|raw]   (one side once: for profiling)
 import process from "node:process";
 import {
+  isCompared,
   openContext,
   runOnce,
   runScenario,
@@ -71,7 +72,7 @@ for (const scenario of SCENARIOS.filter((s) => wanted.includes(s))) {
   const started = performance.now();
   try {
     if (side === "ours" || side === "raw") {
-      if (scenario === "soak") continue;
+      if (!isCompared(scenario)) continue;
       const value = await runOnce(ctx, scenario, side, sizeOf(ctx, scenario));
       emit({ type: "single", runtime: runtime.name, scenario, side, value });
       continue;

@@ -30,6 +30,26 @@ export function lostAfter(pollDelay: number): number {
   return 2 * heartbeat(pollDelay) + 250;
 }
 
+// An idle actor's probe (one message, no slot held) waits longer than a
+// pull and hears heartbeats less often: with pollDelay's 2 s and 500 ms, 1,000
+// idle actors cost the server 500 requests and 2,000 heartbeats a second
+// (bench/, idle-cost); with these, 33 and 200. The price: a probe lost in a
+// consumer-leader failover is noticed after about 10 s instead of 1.25 s
+// (a reconnect resets it at once), and only while the actor is idle: pulls
+// for free slots keep pollDelay's timings.
+const PROBE_EXPIRES = 30_000;
+const PROBE_HEARTBEAT = 5_000;
+
+/** Milliseconds an idle actor's probe waits for a message. */
+export function probeExpires(pollDelay: number): number {
+  return Math.max(pollDelay, PROBE_EXPIRES);
+}
+
+/** Milliseconds of silence after which an idle actor's probe counts as lost. */
+export function probeLostAfter(): number {
+  return 2 * PROBE_HEARTBEAT + 250;
+}
+
 export interface PullerOptions {
   /** Most messages asked for in one pull request. */
   batch: number;
@@ -168,9 +188,11 @@ export class Puller implements SlotWaiter {
     for (const job of this.#jobs) {
       if (job.started !== 0 && now > job.deadline) job.timeout(this.#stats);
     }
+    const silentFor = now - this.#lastHeard;
     if (
-      (this.#outstanding > 0 || this.#probeOut) &&
-      now - this.#lastHeard > lostAfter(this.#opts.pollDelay)
+      this.#outstanding > 0
+        ? silentFor > lostAfter(this.#opts.pollDelay)
+        : this.#probeOut && silentFor > probeLostAfter()
     ) {
       // Requests were lost (a consumer leader died, the connection dropped,
       // the server forgot an expired one): their heartbeats stopped, so
@@ -219,7 +241,12 @@ export class Puller implements SlotWaiter {
     if (this.#idle && !this.#opts.burst) {
       if (!this.#probeOut && this.#outstanding === 0 && free > 0) {
         this.#probeOut = true;
-        this.#request(this.#probeInbox, 1);
+        this.#request(
+          this.#probeInbox,
+          1,
+          probeExpires(this.#opts.pollDelay),
+          PROBE_HEARTBEAT,
+        );
       }
       return;
     }
@@ -249,15 +276,16 @@ export class Puller implements SlotWaiter {
     this.#credit += n;
     this.#outstanding += n;
     this.#pulledOnce = true;
-    this.#request(this.#inbox, n);
+    const pollDelay = this.#opts.pollDelay;
+    this.#request(this.#inbox, n, pollDelay, heartbeat(pollDelay));
   }
 
-  #request(inbox: string, n: number): void {
+  #request(inbox: string, n: number, expires: number, beat: number): void {
     const request = this.#opts.burst
       ? `{"batch":${n},"no_wait":true}`
-      : `{"batch":${n},"expires":${
-        this.#opts.pollDelay * 1_000_000
-      },"idle_heartbeat":${heartbeat(this.#opts.pollDelay) * 1_000_000}}`;
+      : `{"batch":${n},"expires":${expires * 1_000_000},"idle_heartbeat":${
+        beat * 1_000_000
+      }}`;
     try {
       this.#nc.publish(this.#pullSubject, encoder.encode(request), {
         reply: inbox,

@@ -133,3 +133,27 @@ export interface RequestOptions extends Omit<EmitOptions, "sync"> {
  * @param headers The message's headers, to set more on.
  */
 export type HeaderHook = (event: AnyEvent, headers: MsgHdrs) => void;
+
+/** Options for {@linkcode Publisher.upsertSchedule}; times in milliseconds. */
+export interface ScheduleOptions<I> {
+  /**
+   * Milliseconds between ticks, counted from the Unix epoch (so `60_000`
+   * ticks at the start of each minute). Exactly one of `every` and `cron`.
+   */
+  every?: number;
+  /** A cron pattern of five or six fields, read by `croner`. */
+  cron?: string;
+  /** IANA time zone the cron pattern is read in. @default {"UTC"} */
+  timeZone?: string;
+  /**
+   * The payload of every tick (stored as JSON); without one, the tick's
+   * time as a `Date`.
+   */
+  message?: I;
+  /**
+   * Ticks that fell due while no listener ran: `"skip"` them (a tick more
+   * than 5 s late is not emitted) or `"catch-up"` (emit each, at most 1000).
+   * @default {"skip"}
+   */
+  missed?: "skip" | "catch-up";
+}

@@ -9,21 +9,20 @@
 /** @ignore */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 /** @ignore */
-import {
-  createInbox,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-} from "@nats-io/nats-core";
-import { CloudEvent } from "../cloud_event.ts";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Codec } from "../codecs/codec.ts";
-import { EmitError, RequestTimeoutError } from "../errors.ts";
 import type { AnyEvent, Event } from "../event.ts";
-import { inboxPrefix } from "../transports/_connection_options.ts";
 import { OPEN, type Opened } from "../transports/_open.ts";
-import { deadline } from "../_async.ts";
-import { timersOf } from "../_timers.ts";
 import { consoleLogger, type Logger } from "../log.ts";
+import type { EmitObserver } from "../ops/emit_observer.ts";
+import { type Health, health } from "../ops/health.ts";
+import { type Status, status } from "../ops/status.ts";
+import {
+  listSchedules,
+  removeSchedule,
+  type Schedule,
+  upsertSchedule,
+} from "../ops/schedules.ts";
 import {
   MonitorFeed,
   type MonitorItem,
@@ -39,22 +38,12 @@ import type {
   RegisterOptions,
   RegisterReport,
   RequestOptions,
+  ScheduleOptions,
 } from "./options.ts";
-import { upsertStream } from "./_streams.ts";
-import { inWindow } from "./_window.ts";
-import { sendAcked } from "./_send.ts";
-import type { Extra } from "./_wire.ts";
-import { type Prepared, prepareEmit } from "./_prepare.ts";
-import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
-import { type Health, health } from "../ops/health.ts";
-import { type Status, status } from "../ops/status.ts";
-import {
-  listSchedules,
-  removeSchedule,
-  type Schedule,
-  upsertSchedule,
-} from "../ops/schedules.ts";
-import { DelayRoutes } from "./_delayed.ts";
+import { Emitter } from "./_emitter.ts";
+import { NoActorsWarning, registerStreams } from "./_register.ts";
+import { requestReply } from "./_request.ts";
+import { scheduleOf } from "./_schedule.ts";
 
 export type {
   EmitFailure,
@@ -68,12 +57,9 @@ export type {
   RegisterOptions,
   RegisterReport,
   RequestOptions,
+  Schedule,
+  ScheduleOptions,
 };
-
-const DEFAULT_WINDOW = 256;
-const DEFAULT_TIMEOUT = 4000;
-/** Milliseconds an acknowledged emit may take, retries included. */
-const EMIT_TIMEOUT = 5000;
 
 /**
  * A publisher: the connection made by {@linkcode Events.connect}.
@@ -103,12 +89,9 @@ export class Publisher implements AsyncDisposable {
   readonly #jsm: JetStreamManager;
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #closeConnection: boolean;
-  readonly #hooks: readonly HeaderHook[];
-  readonly #observers: readonly EmitObserver[];
   readonly #feeds = new Set<MonitorFeed>();
-  readonly #delays: DelayRoutes;
-  readonly #logger: Logger;
-  readonly #warnedNoActors = new Set<string>();
+  readonly #emitter: Emitter;
+  readonly #noActors: NoActorsWarning;
   #closed = false;
 
   private constructor(
@@ -118,15 +101,13 @@ export class Publisher implements AsyncDisposable {
     observers: readonly EmitObserver[],
     logger: Logger,
   ) {
-    this.#observers = observers;
-    this.#logger = logger;
     this.nc = opened.nc;
     this.js = opened.js;
     this.#jsm = opened.jsm;
-    this.#delays = new DelayRoutes(opened.jsm);
     this.#events = new Map(events.map((e) => [e.name, e]));
     this.#closeConnection = opened.owned;
-    this.#hooks = hooks;
+    this.#emitter = new Emitter({ ...opened, hooks, observers });
+    this.#noActors = new NoActorsWarning(opened.jsm, logger);
   }
 
   /**
@@ -187,96 +168,12 @@ export class Publisher implements AsyncDisposable {
    *   update (for example a change of storage type).
    */
   async register(options: RegisterOptions = {}): Promise<RegisterReport> {
-    const create = options.create ?? true;
-    const update = options.update ?? true;
-    const report: RegisterReport = {
-      created: [],
-      updated: [],
-      unchanged: [],
-      skipped: [],
-    };
-    const results = await Promise.allSettled(
-      [...this.#events.values()].map(async (event) => {
-        const outcome = await upsertStream(this.#jsm, event.streamConfig(), {
-          create,
-          update,
-          event: event.name,
-        });
-        report[outcome].push(event.name);
-        if (outcome !== "skipped") await this.#warnIfNoActors(event);
-      }),
+    return await registerStreams(
+      this.#jsm,
+      [...this.#events.values()],
+      options,
+      this.#noActors,
     );
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
-    for (const list of Object.values(report)) list.sort();
-    return report;
-  }
-
-  // Interest retention keeps a message only for the consumers that exist
-  // when it is stored: with none, emit() "succeeds" and the message is gone.
-  async #warnIfNoActors(event: AnyEvent): Promise<void> {
-    if (event.retention !== "interest") return;
-    if (this.#warnedNoActors.has(event.name)) return;
-    let consumers: number;
-    try {
-      consumers = (await this.#jsm.streams.info(event.stream)).state
-        .consumer_count;
-    } catch (error) {
-      this.#logger.debug("could not count the stream's consumers", {
-        event: event.name,
-        error,
-      });
-      return;
-    }
-    if (consumers > 0) return;
-    this.#warnedNoActors.add(event.name);
-    this.#logger.warn(
-      `event "${event.name}" has no actor yet: with interest retention its messages are discarded until an actor registers (register the actors first, or give the event retention: "limits")`,
-      { event: event.name, stream: event.stream },
-    );
-  }
-
-  /** Encode, check size, and build headers; nothing is sent. */
-  #prepare(
-    event: AnyEvent,
-    message: unknown,
-    options: EmitOptions,
-    extra: Extra,
-  ): Promise<Prepared> {
-    return prepareEmit(event, message, options, extra, {
-      hooks: this.#hooks,
-      maxPayload: this.nc.info?.max_payload,
-      now: timersOf(this.nc).now(),
-    });
-  }
-
-  async #publish(
-    event: AnyEvent,
-    data: Uint8Array,
-    headers: MsgHdrs | undefined,
-    timeout: number = EMIT_TIMEOUT,
-    delay?: number,
-  ): Promise<EmitResult> {
-    // A delayed message waits in the event's delay stream, if it has one
-    // (docs/delays-and-schedules.md).
-    const to = delay !== undefined && delay > 0
-      ? await this.#delays.target(event)
-      : undefined;
-    const out = { event, data, headers, timeout, to };
-    try {
-      return await sendAcked(this.js, this.#jsm, this.#observers, out);
-    } catch (error) {
-      if (
-        to === undefined || !(error instanceof EmitError) ||
-        error.reason !== "no-stream"
-      ) throw error;
-      // The delay stream was deleted: the event's subject still works.
-      this.#delays.forget(event);
-      return await sendAcked(this.js, this.#jsm, this.#observers, {
-        ...out,
-        to: undefined,
-      });
-    }
   }
 
   /**
@@ -362,40 +259,20 @@ export class Publisher implements AsyncDisposable {
     message: NoInfer<I>,
     options?: EmitOptions,
   ): Promise<EmitResult | undefined>;
-  async emit<I>(
+  emit<I>(
     event: Event<unknown, I, unknown, unknown>,
     message: NoInfer<I>,
     options: EmitOptions = {},
   ): Promise<EmitResult | undefined> {
-    const ev = this.#registered(event as AnyEvent, "emit");
-    checkTimeout(ev.name, options.timeout);
-    const { data, headers } = await this.#prepare(ev, message, options, {});
-    if (options.sync === false) {
-      const to = options.delay !== undefined && options.delay > 0
-        ? await this.#delays.target(ev)
-        : undefined;
-      this.nc.publish(
-        to?.subject ?? ev.subject,
-        data,
-        headers ? { headers } : undefined,
-      );
-      if (this.#observers.length > 0) {
-        notifyEmit(this.#observers, {
-          event: ev,
-          duration: 0,
-          outcome: "ok",
-          sync: false,
-        });
-      }
-      return undefined;
+    let ev: AnyEvent;
+    try {
+      ev = this.#registered(event as AnyEvent, "emit");
+    } catch (error) {
+      return Promise.reject(error); // emit() never throws synchronously
     }
-    return await this.#publish(
-      ev,
-      data,
-      headers,
-      options.timeout,
-      options.delay,
-    );
+    return options.sync === false
+      ? this.#emitter.unacked(ev, message, options)
+      : this.#emitter.acked(ev, message, options);
   }
 
   /**
@@ -440,41 +317,10 @@ export class Publisher implements AsyncDisposable {
     options: EmitManyOptions<NoInfer<I>> = {},
   ): Promise<EmitManyResult> {
     const ev = this.#registered(event as AnyEvent, "emit");
-    checkTimeout(ev.name, options.timeout);
-    const window = options.window ?? DEFAULT_WINDOW;
-    if (!Number.isInteger(window) || window < 1) {
-      throw new RangeError(
-        `Cannot emit event "${ev.name}": window must be a positive integer, got ${window}`,
-      );
-    }
-    const shared: EmitOptions = {};
-    if (options.traceId !== undefined) shared.traceId = options.traceId;
-    if (options.delay !== undefined) shared.delay = options.delay;
-    if (options.meta !== undefined) shared.meta = options.meta;
-    const cloud = options.meta instanceof CloudEvent ? options.meta : undefined;
-    return await inWindow(
-      [...messages] as I[],
-      window,
-      options.signal,
-      () =>
-        new Error(`Cannot emit event "${ev.name}": aborted before sending`, {
-          cause: options.signal?.reason,
-        }),
-      async (item, index) => {
-        const ceId = cloud ? `${cloud.attributes.id}-${index}` : undefined;
-        const uid = options.uid?.(item, index) ?? ceId;
-        const { data, headers } = await this.#prepare(ev, item, shared, {
-          uid,
-          ceId,
-        });
-        return await this.#publish(
-          ev,
-          data,
-          headers,
-          options.timeout,
-          options.delay,
-        );
-      },
+    return await this.#emitter.many(
+      ev,
+      messages,
+      options as EmitManyOptions<unknown>,
     );
   }
 
@@ -536,44 +382,14 @@ export class Publisher implements AsyncDisposable {
         `Cannot request event "${ev.name}": it has no response; use event.withResponse(schema)`,
       );
     }
-    const timeout = options.timeout ?? DEFAULT_TIMEOUT;
-    if (!(timeout > 0) || !Number.isFinite(timeout)) {
-      throw new RangeError(
-        `Cannot request event "${ev.name}": timeout must be a positive number of milliseconds, got ${timeout}`,
-      );
-    }
-    const signal = options.signal;
-    signal?.throwIfAborted();
-    const inbox = createInbox(inboxPrefix(this.nc));
-    const sub = this.nc.subscribe(inbox, { max: 1 });
-    try {
-      const work = (async (): Promise<Msg> => {
-        const { data, headers } = await this.#prepare(ev, message, options, {
-          reply: inbox,
-        });
-        await this.#publish(ev, data, headers, undefined, options.delay);
-        for await (const msg of sub) return msg;
-        throw new Error(
-          `Cannot request event "${ev.name}": the connection closed before a reply arrived`,
-        );
-      })();
-      let reply: Msg;
-      try {
-        reply = await deadline(work, timeout, {
-          ...(signal ? { signal } : {}),
-          timers: timersOf(this.nc),
-        });
-      } catch (error) {
-        work.catch(() => {}); // the loser of the race must not go unobserved
-        if (error instanceof DOMException && error.name === "TimeoutError") {
-          throw new RequestTimeoutError(ev.name, timeout, { cause: error });
-        }
-        throw error;
-      }
-      return await codec.decode(reply.data);
-    } finally {
-      if (!sub.isClosed()) sub.unsubscribe();
-    }
+    return await requestReply(
+      this.nc,
+      this.#emitter,
+      ev,
+      codec,
+      message,
+      options,
+    );
   }
 
   /**
@@ -694,25 +510,11 @@ export class Publisher implements AsyncDisposable {
     options: ScheduleOptions<NoInfer<I>>,
   ): Promise<Schedule> {
     const ev = this.#registered(event as AnyEvent, "schedule");
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(
-        `Cannot store schedule ${
-          JSON.stringify(id)
-        }: options must be an object`,
-      );
-    }
-    const schedule: Schedule = { id, event: ev.name };
-    if (options.every !== undefined) schedule.every = options.every;
-    if (options.cron !== undefined) schedule.cron = options.cron;
-    if (options.timeZone !== undefined) schedule.timeZone = options.timeZone;
-    if (options.missed !== undefined) schedule.missed = options.missed;
-    if (options.message !== undefined) {
-      // Stored as JSON and encoded by the listeners on each tick: check now
-      // that what survives JSON still encodes.
-      const stored = JSON.parse(JSON.stringify(options.message));
-      await ev.codec.encode(stored);
-      schedule.message = stored;
-    }
+    const schedule = await scheduleOf(
+      id,
+      ev,
+      options as ScheduleOptions<unknown>,
+    );
     return await upsertSchedule(this.nc, schedule);
   }
 
@@ -762,44 +564,5 @@ export class Publisher implements AsyncDisposable {
   /** Same as {@linkcode close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-/** Options for {@linkcode Publisher.upsertSchedule}; times in milliseconds. */
-export interface ScheduleOptions<I> {
-  /**
-   * Milliseconds between ticks, counted from the Unix epoch (so `60_000`
-   * ticks at the start of each minute). Exactly one of `every` and `cron`.
-   */
-  every?: number;
-  /** A cron pattern of five or six fields, read by `croner`. */
-  cron?: string;
-  /** IANA time zone the cron pattern is read in. @default {"UTC"} */
-  timeZone?: string;
-  /**
-   * The payload of every tick (stored as JSON); without one, the tick's
-   * time as a `Date`.
-   */
-  message?: I;
-  /**
-   * Ticks that fell due while no listener ran: `"skip"` them (a tick more
-   * than 5 s late is not emitted) or `"catch-up"` (emit each, at most 1000).
-   * @default {"skip"}
-   */
-  missed?: "skip" | "catch-up";
-}
-
-export type { Schedule };
-
-function checkTimeout(event: string, timeout: number | undefined): void {
-  if (
-    timeout !== undefined &&
-    (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout))
-  ) {
-    throw new RangeError(
-      `Cannot emit event "${event}": timeout must be a positive number of milliseconds, got ${
-        String(timeout)
-      }`,
-    );
   }
 }
