@@ -214,16 +214,23 @@ test("with all defaults an always-failing message is dead-lettered after 5 attem
   const took = performance.now() - t0;
   await listening.stop();
   figure(`always-failing, all defaults: dead-lettered in ${took} ms`);
-  // Rarely (seen under load on nats-server 2.9.10) the server redelivers a
-  // message nak'd with a delay with its delivery count back at 1, and the
-  // count starts again; the message still ends dead-lettered after attempt 5.
-  if (attempts.length !== 5) {
-    figure(`the server reset the delivery count:\n${runs.join("\n")}`);
+  // Rarely (seen under load on nats-server 2.9.10, twice in CI) the server
+  // redelivers a message nak'd with a delay with its delivery count back at
+  // 1, so the engine cannot count that run as the fifth; the message must
+  // still end dead-lettered, after a bounded number of runs.
+  const story = `${runs.join("\n")}\nlog:\n${
+    logger.entries.map((e) => `${e.level} ${e.message}`).join("\n")
+  }`;
+  const dead = (await app.sub.deadLetters(HOPELESS))[0]!;
+  assert.deepEqual(attempts.slice(0, 4), [1, 2, 3, 4], story);
+  assert.ok(attempts.length <= 10, story);
+  if (attempts.some((attempt, i) => attempt !== i + 1)) {
+    figure(`the server reset the delivery count:\n${story}`);
+    assert.ok(dead.attempts >= 1 && dead.attempts <= 5, story);
+    return;
   }
-  assert.deepEqual(attempts.slice(0, 4), [1, 2, 3, 4], runs.join("\n"));
-  assert.equal(attempts.at(-1), 5, runs.join("\n"));
-  assert.ok(attempts.length <= 10, runs.join("\n"));
-  assert.equal((await app.sub.deadLetters(HOPELESS))[0]!.attempts, 5);
+  assert.deepEqual(attempts, [1, 2, 3, 4, 5], story);
+  assert.equal(dead.attempts, 5, story);
   // 500 + 1000 + 2000 + 4000 ms of retry delays.
   assert.ok(took >= 7_400, `dead-lettered after ${took} ms`);
   // Generous: the machine may be loaded; the point is "bounded".
