@@ -157,7 +157,11 @@ test("without the pulse a job longer than ackWait is redelivered", async () => {
   await using listening = listenInBackground(app.sub, { pollDelay: 500 });
   await twice.promise;
   await listening.stop();
-  assert.deepEqual(deliveries.slice(0, 2), [1, 2]);
+  // Redelivered: a second run with a higher delivery count. Under load a
+  // redelivery can reach a pull request that expired on our side first
+  // (dropped, as nats.js drops it), so the run seen second may be delivery 3.
+  assert.equal(deliveries[0], 1);
+  assert.ok(deliveries[1]! >= 2, `deliveries ${deliveries}`);
 });
 
 test("a payload that does not decode is dead-lettered as poison without retries", async () => {
