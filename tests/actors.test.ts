@@ -157,9 +157,9 @@ test("without the pulse a job longer than ackWait is redelivered", async () => {
   await using listening = listenInBackground(app.sub, { pollDelay: 500 });
   await twice.promise;
   await listening.stop();
-  // Redelivered: a second run with a higher delivery count. Under load a
-  // redelivery can reach a pull request that expired on our side first
-  // (dropped, as nats.js drops it), so the run seen second may be delivery 3.
+  // Redelivered: a second run with a higher delivery count. Under load the
+  // run seen second may carry delivery count 3 (seen once on Node in CI,
+  // not explained); what this test promises is the redelivery.
   assert.equal(deliveries[0], 1);
   assert.ok(deliveries[1]! >= 2, `deliveries ${deliveries}`);
 });
