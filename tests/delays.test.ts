@@ -79,6 +79,36 @@ test("a delayed emit waits in the delay stream, not the event's, and runs once o
   );
 });
 
+test("a delayed fire-and-forget emit waits in the delay stream too, and runs once on time", async () => {
+  await using server = await NatsServer.start();
+  const EV = new Event(uniq("later-unacked"), Num);
+  const runs: { at: number; attempt: number }[] = [];
+  const A = new Actor("later-unacked-worker", EV, (_m, ctx) => {
+    runs.push({ at: Date.now(), attempt: ctx.attempt });
+  });
+  await using app = await connectActors(server, A);
+  const emittedAt = Date.now();
+  const sent = app.pub.emit(EV, { n: 1 }, { delay: 1500, sync: false });
+  assert.equal(await sent, undefined);
+  await app.pub.nc.flush();
+  await waitFor(
+    async () =>
+      await streamMessages(app.pub.nc, `walnats_delay_${EV.stream}`) === 1,
+    { what: "the message in the delay stream" },
+  );
+  assert.equal(await streamMessages(app.pub.nc, EV.stream), 0);
+  await using listening = listenInBackground(app.sub, {
+    pollDelay: 500,
+    logger: silentLogger,
+  });
+  await waitFor(() => runs.length === 1, { what: "the delayed message" });
+  const report = await listening.stop();
+  assert.ok(runs[0]!.at >= emittedAt + 1500, "not before its time");
+  assert.equal(runs[0]!.attempt, 1);
+  assert.equal(runs.length, 1);
+  assert.equal(report.released, 1);
+});
+
 for (const maxAckPending of [5, undefined]) {
   test(
     `ready messages are handled at once behind 50 and 20,000 delayed ones (maxAckPending ${
