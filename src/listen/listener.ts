@@ -160,9 +160,9 @@ export function resolveListenOptions(options: ListenOptions): Resolved {
   // pulls of one each would, in one request instead of up to 16: with
   // defaults, 0.7x the raw consume() loop at batch 1, about 1x at 16
   // (bench/, handle-defaults). A burst keeps pulling one message per actor.
+  positiveInteger("maxJobs", maxJobs);
   const batch = options.batch ?? (burst ? 1 : maxJobs);
   positiveInteger("batch", batch);
-  positiveInteger("maxJobs", maxJobs);
   positiveInteger("pollDelay", pollDelay);
   if (maxPolls !== undefined) positiveInteger("maxPolls", maxPolls);
   if (options.maxWorkers !== undefined) {
