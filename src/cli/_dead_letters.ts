@@ -1,6 +1,6 @@
 // `walnats dead-letters list|show|replay|delete`: without the services'
 // code (no schemas needed).
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, JetStreamApiCodes } from "@nats-io/jetstream";
 import {
   type DeadLetter,
   deadLetterStream,
@@ -190,7 +190,10 @@ ${CONNECTION_HELP}`,
               { seq },
             );
           } catch (error) {
-            if (!isCode(error, 10037) && !isCode(error, 10059)) throw error;
+            if (
+              !isCode(error, JetStreamApiCodes.NoMessageFound) &&
+              !isCode(error, JetStreamApiCodes.StreamNotFound)
+            ) throw error;
           }
           if (!stored) {
             throw new CliError(`no dead letter #${seq} of event "${event}"`);

@@ -1,6 +1,10 @@
 // `walnats events` and `walnats actors`: what walnats made on the server;
 // and the lookups other commands share (an event by name, its actors).
-import type { ConsumerInfo, StreamInfo } from "@nats-io/jetstream";
+import {
+  type ConsumerInfo,
+  JetStreamApiCodes,
+  type StreamInfo,
+} from "@nats-io/jetstream";
 import { checkName } from "../_names.ts";
 import { deadLetterStream } from "../dead_letter.ts";
 import { isCode } from "../ops/_kv.ts";
@@ -61,7 +65,7 @@ export async function requireEvent(s: Session, event: string): Promise<void> {
       await s.jsm.streams.info(name);
       return;
     } catch (error) {
-      if (!isCode(error, 10059)) throw error;
+      if (!isCode(error, JetStreamApiCodes.StreamNotFound)) throw error;
     }
   }
   const known = (await eventStreams(s)).map((i) => i.config.subjects![0]!);
@@ -83,7 +87,7 @@ export async function consumersOf(
   try {
     for await (const c of s.jsm.consumers.list(streamOf(event))) out.push(c);
   } catch (error) {
-    if (!isCode(error, 10059)) throw error;
+    if (!isCode(error, JetStreamApiCodes.StreamNotFound)) throw error;
   }
   return out.sort((a, b) => a.name < b.name ? -1 : 1);
 }
@@ -105,7 +109,7 @@ export async function deadLetterCounts(
       ) => [k.slice(prefix.length), v]),
     );
   } catch (error) {
-    if (isCode(error, 10059)) return new Map();
+    if (isCode(error, JetStreamApiCodes.StreamNotFound)) return new Map();
     throw error;
   }
 }

@@ -2,7 +2,11 @@
 // an actor, and the token check the page makes before it offers them. All
 // are POST requests with a JSON body and `Authorization: Bearer <token>`.
 /** @ignore */
-import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  jetstream,
+  JetStreamApiCodes,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
 /** @ignore */
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
@@ -102,7 +106,7 @@ export function actions(c: ActionContext): Actions {
           });
           deleted = r.purged;
         } catch (error) {
-          if (!isCode(error, 10059)) throw error;
+          if (!isCode(error, JetStreamApiCodes.StreamNotFound)) throw error;
         }
       } else {
         for (const letter of await selected(jsm, event.stream, body)) {

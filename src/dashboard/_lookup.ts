@@ -1,7 +1,7 @@
 // Finding what a request names: an event and an actor of the status, dead
 // letters by sequence, and how many dead letters there are. What is missing
 // or malformed is an HttpError (400 or 404).
-import type { JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, type JetStreamManager } from "@nats-io/jetstream";
 import {
   type DeadLetter,
   deadLetterStream,
@@ -58,7 +58,10 @@ export async function getLetter(
       ? undefined
       : toDeadLetter(stored.seq, stored.header, stored.data);
   } catch (error) {
-    if (isCode(error, 10037) || isCode(error, 10059)) return undefined;
+    if (
+      isCode(error, JetStreamApiCodes.NoMessageFound) ||
+      isCode(error, JetStreamApiCodes.StreamNotFound)
+    ) return undefined;
     throw error;
   }
 }
@@ -77,7 +80,7 @@ export async function deadLetterCount(
       0,
     );
   } catch (error) {
-    if (isCode(error, 10059)) return 0;
+    if (isCode(error, JetStreamApiCodes.StreamNotFound)) return 0;
     throw error;
   }
 }

@@ -2,7 +2,7 @@
 // it shows and renders it inside the layout; errors become error pages, or
 // JSON errors under /api/.
 /** @ignore */
-import type { JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiCodes, type JetStreamManager } from "@nats-io/jetstream";
 /** @ignore */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AnyActor } from "../actor.ts";
@@ -109,7 +109,10 @@ export function pages(c: RouteContext): Pages {
         try {
           server = (await jsm.consumers.info(actor.stream, actor.name)).config;
         } catch (error) {
-          if (!isCode(error, 10014) && !isCode(error, 10059)) throw error;
+          if (
+            !isCode(error, JetStreamApiCodes.ConsumerNotFound) &&
+            !isCode(error, JetStreamApiCodes.StreamNotFound)
+          ) throw error;
         }
         let failures: DeadLetter[] = [];
         try {
@@ -125,7 +128,7 @@ export function pages(c: RouteContext): Pages {
             })).slice(-RECENT_FAILURES).reverse();
           }
         } catch (error) {
-          if (!isCode(error, 10059)) throw error;
+          if (!isCode(error, JetStreamApiCodes.StreamNotFound)) throw error;
         }
         return htmlResponse(page(
           ctx,

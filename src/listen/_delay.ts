@@ -1,6 +1,7 @@
-// Reading a `Walnats-Delay` header off the wire, where anything may be
-// written: what the job does with it.
+// What a job does with the `Walnats-Delay` it was delivered with (the
+// format and its parser are in publish/_wire.ts, beside the writer).
 import { MAX_HEADER_DELAY_MS } from "../_bounds.ts";
+import { parseDelay } from "../publish/_wire.ts";
 
 /** What a job does with the `Walnats-Delay` it was delivered with. */
 export type DelayVerdict =
@@ -10,11 +11,6 @@ export type DelayVerdict =
   | { readonly kind: "wait"; readonly ms: number }
   /** Malformed or out of range: poison (dead-lettered, never run). */
   | { readonly kind: "poison"; readonly error: RangeError };
-
-// Epoch seconds as walnats (Python `str(float)`) and we write them; an
-// exponent is allowed, hex, `Infinity`, `NaN` and spaces are not.
-const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const LONGEST = 64;
 
 const RUN: DelayVerdict = { kind: "run", delayed: false };
 const RAN_LATE: DelayVerdict = { kind: "run", delayed: true };
@@ -36,19 +32,10 @@ export function judgeDelay(
   stored: number,
   maxAge: number | undefined,
 ): DelayVerdict {
-  if (header === undefined || header === "") return RUN;
-  const shown = header.length > LONGEST
-    ? `${header.slice(0, LONGEST)}… (${header.length} characters)`
-    : header;
-  if (header.length > LONGEST || !NUMBER.test(header)) {
-    return poison(
-      `Walnats-Delay "${shown}" is not a number of UTC epoch seconds`,
-    );
-  }
-  const until = Number(header) * 1000;
-  if (!Number.isFinite(until)) {
-    return poison(`Walnats-Delay "${shown}" is out of range`);
-  }
+  const parsed = parseDelay(header);
+  if (parsed.kind === "none") return RUN;
+  if (parsed.kind === "malformed") return poison(parsed.reason);
+  const { until, shown } = parsed;
   const left = until - now;
   if (left <= 1) return until > stored + 1 ? RAN_LATE : RUN;
   if (left > MAX_HEADER_DELAY_MS) {

@@ -11,6 +11,7 @@ import {
   RetentionPolicy,
   type StreamConfig,
 } from "@nats-io/jetstream";
+import { STREAM_NAME_EXISTS } from "../publish/_streams.ts";
 import type { AnyEvent } from "../event.ts";
 import { delayStream } from "../ops/status.ts";
 
@@ -24,8 +25,6 @@ export const MOVER = "walnats-mover";
  * another: moving takes one publish, and a move done twice is stored once.
  */
 export const MOVER_ACK_WAIT = 2000;
-
-const STREAM_NAME_EXISTS = 10058;
 
 /** The subject delayed messages of an event's stream are published to. */
 export function delaySubject(stream: string): string {

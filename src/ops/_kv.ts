@@ -5,16 +5,18 @@
 // package `@nats-io/kv` is not a dependency; these four operations are all
 // walnats needs.
 import {
+  DiscardPolicy,
+  JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
+import { STREAM_NAME_EXISTS } from "../publish/_streams.ts";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 
-const STREAM_NOT_FOUND = 10059;
-const STREAM_NAME_EXISTS = 10058;
-const NO_MESSAGE = 10037;
 const KEY = /^[-/_=.a-zA-Z0-9]+$/;
 
 /** The stream holding a bucket. */
@@ -47,14 +49,14 @@ export function kvStreamConfig(
     name: kvStream(bucket),
     description,
     subjects: [`$KV.${bucket}.>`],
-    retention: "limits" as StreamConfig["retention"],
+    retention: RetentionPolicy.Limits,
     max_msgs_per_subject: 1,
     max_msgs: -1,
     max_bytes: -1,
     max_age: 0,
     max_msg_size: -1,
-    storage: "file" as StreamConfig["storage"],
-    discard: "new" as StreamConfig["discard"],
+    storage: StorageType.File,
+    discard: DiscardPolicy.New,
     num_replicas: 1,
     allow_rollup_hdrs: true,
     deny_delete: true,
@@ -74,7 +76,7 @@ export async function ensureBucket(
     await jsm.streams.info(kvStream(bucket));
     return;
   } catch (error) {
-    if (!isCode(error, STREAM_NOT_FOUND)) throw error;
+    if (!isCode(error, JetStreamApiCodes.StreamNotFound)) throw error;
   }
   try {
     await jsm.streams.add(kvStreamConfig(bucket, description));
@@ -128,7 +130,10 @@ export async function kvGet(
       last_by_subj: kvSubject(bucket, key),
     });
   } catch (error) {
-    if (isCode(error, STREAM_NOT_FOUND) || isCode(error, NO_MESSAGE)) {
+    if (
+      isCode(error, JetStreamApiCodes.StreamNotFound) ||
+      isCode(error, JetStreamApiCodes.NoMessageFound)
+    ) {
       return undefined;
     }
     throw error;
@@ -153,7 +158,7 @@ export async function kvEntries(
       subjects_filter: `$KV.${bucket}.>`,
     });
   } catch (error) {
-    if (isCode(error, STREAM_NOT_FOUND)) return [];
+    if (isCode(error, JetStreamApiCodes.StreamNotFound)) return [];
     throw error;
   }
   const prefix = `$KV.${bucket}.`;

@@ -15,7 +15,11 @@
 // `@ignore`: these types are public in their own package; deno doc --lint
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
-import { jetstreamManager, type JetStreamOptions } from "@nats-io/jetstream";
+import {
+  JetStreamApiCodes,
+  jetstreamManager,
+  type JetStreamOptions,
+} from "@nats-io/jetstream";
 /** @ignore */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AnyActor } from "../actor.ts";
@@ -188,7 +192,7 @@ export async function health(
         const e = events[i]!;
         if (r.status === "fulfilled") {
           e.exists = true;
-        } else if (isCode(r.reason, 10059)) {
+        } else if (isCode(r.reason, JetStreamApiCodes.StreamNotFound)) {
           problems.push(
             `the stream of event "${e.name}" does not exist; call register() on the publisher`,
           );
@@ -205,7 +209,8 @@ export async function health(
         if (r.status === "fulfilled") {
           a.consumer = true;
         } else if (
-          isCode(r.reason, 10014) || isCode(r.reason, 10059)
+          isCode(r.reason, JetStreamApiCodes.ConsumerNotFound) ||
+          isCode(r.reason, JetStreamApiCodes.StreamNotFound)
         ) {
           problems.push(
             `the consumer of actor "${a.name}" (event "${a.event}") does not exist; call register()`,

@@ -15,6 +15,7 @@
 /** @ignore */
 import {
   type ConsumerInfo,
+  JetStreamApiCodes,
   type JetStreamManager,
   jetstreamManager,
   type JetStreamOptions,
@@ -27,9 +28,6 @@ import { deadLetterStream } from "../dead_letter.ts";
 import type { AnyEvent } from "../event.ts";
 import { isCode } from "./_kv.ts";
 import { pausedMap } from "./pause.ts";
-
-const STREAM_NOT_FOUND = 10059;
-const CONSUMER_NOT_FOUND = 10014;
 
 /** The delay stream of an event's stream (where delayed messages wait). */
 export function delayStream(stream: string): string {
@@ -505,7 +503,7 @@ async function streamInfo(
   try {
     return await jsm.streams.info(stream);
   } catch (error) {
-    if (isCode(error, STREAM_NOT_FOUND)) return undefined;
+    if (isCode(error, JetStreamApiCodes.StreamNotFound)) return undefined;
     throw error;
   }
 }
@@ -521,7 +519,7 @@ async function deadLetterCounts(
     });
     return info.state.subjects ?? {};
   } catch (error) {
-    if (isCode(error, STREAM_NOT_FOUND)) return {};
+    if (isCode(error, JetStreamApiCodes.StreamNotFound)) return {};
     throw error;
   }
 }
@@ -535,7 +533,8 @@ async function consumerInfo(
     return await jsm.consumers.info(stream, consumer);
   } catch (error) {
     if (
-      isCode(error, CONSUMER_NOT_FOUND) || isCode(error, STREAM_NOT_FOUND)
+      isCode(error, JetStreamApiCodes.ConsumerNotFound) ||
+      isCode(error, JetStreamApiCodes.StreamNotFound)
     ) {
       return undefined;
     }
@@ -551,7 +550,7 @@ async function consumerList(
   try {
     for await (const info of jsm.consumers.list(stream)) out.push(info);
   } catch (error) {
-    if (isCode(error, STREAM_NOT_FOUND)) return [];
+    if (isCode(error, JetStreamApiCodes.StreamNotFound)) return [];
     throw error;
   }
   return out;

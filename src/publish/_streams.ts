@@ -8,9 +8,11 @@ import {
 } from "@nats-io/jetstream";
 import { StreamConfigError, StreamExistsError } from "../errors.ts";
 
-// "stream name already in use with a different configuration": not among
-// nats.js' JetStreamApiCodes.
-const STREAM_NAME_EXISTS = 10058;
+/**
+ * JetStream's "stream name already in use with a different configuration":
+ * not among nats.js' `JetStreamApiCodes`.
+ */
+export const STREAM_NAME_EXISTS = 10058;
 
 /** What {@linkcode upsertStream} did. */
 export type UpsertOutcome = "created" | "updated" | "unchanged" | "skipped";

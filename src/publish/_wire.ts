@@ -30,6 +30,45 @@ export function formatDelay(until: number): string {
   return String(until / 1000);
 }
 
+// Epoch seconds as walnats (Python `str(float)`) and we write them; an
+// exponent is allowed, hex, `Infinity`, `NaN` and spaces are not.
+const DELAY_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const DELAY_LONGEST = 64;
+
+/** A `Walnats-Delay` value read off the wire. */
+export type ParsedDelay =
+  /** No delay asked for (absent or empty). */
+  | { readonly kind: "none" }
+  /** Due at `until`, epoch milliseconds; `shown`: the value, for messages. */
+  | { readonly kind: "until"; readonly until: number; readonly shown: string }
+  /** Not a delay: `reason` says why. */
+  | { readonly kind: "malformed"; readonly reason: string };
+
+/**
+ * Parse a `Walnats-Delay` value, the inverse of {@linkcode formatDelay};
+ * anything may be written there, so nothing is trusted.
+ */
+export function parseDelay(header: string | undefined): ParsedDelay {
+  if (header === undefined || header === "") return { kind: "none" };
+  const shown = header.length > DELAY_LONGEST
+    ? `${header.slice(0, DELAY_LONGEST)}… (${header.length} characters)`
+    : header;
+  if (header.length > DELAY_LONGEST || !DELAY_NUMBER.test(header)) {
+    return {
+      kind: "malformed",
+      reason: `Walnats-Delay "${shown}" is not a number of UTC epoch seconds`,
+    };
+  }
+  const until = Number(header) * 1000;
+  if (!Number.isFinite(until)) {
+    return {
+      kind: "malformed",
+      reason: `Walnats-Delay "${shown}" is out of range`,
+    };
+  }
+  return { kind: "until", until, shown };
+}
+
 /** Bytes the headers take on the wire (they count against size limits). */
 export function headerSize(h: MsgHdrs | undefined): number {
   if (h === undefined) return 0;

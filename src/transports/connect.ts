@@ -8,6 +8,7 @@
 // would flag them as private here (denoland/deno#27364).
 /** @ignore */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import { runtime } from "../_runtime.ts";
 
 /** Where to connect: URL(s), nats-core options, or a live connection. */
 export type Server = string | string[] | ConnectionOptions | NatsConnection;
@@ -20,12 +21,7 @@ export interface Transport {
   ): Promise<NatsConnection>;
 }
 
-/** Which runtime this is. */
-export function runtime(): "deno" | "bun" | "node" {
-  if ("Deno" in globalThis) return "deno";
-  if ("Bun" in globalThis) return "bun";
-  return "node";
-}
+export { runtime };
 
 let adapter: Promise<Transport> | undefined;
 

@@ -6,6 +6,7 @@ import { deserialize, serialize } from "node:v8";
 import { serve } from "./_runner.ts";
 import type { ToWorker } from "./_protocol.ts";
 import { frame, FrameReader } from "./_frames.ts";
+import { runtime } from "../_runtime.ts";
 
 // stdout carries frames: keep its writer, and send everything a handler
 // prints to stderr instead.
@@ -34,7 +35,7 @@ function watchParent(): void {
   const parent = process.ppid;
   const check = (kill: string) =>
     `setInterval(() => { if (process.ppid !== ${parent}) ${kill}; }, 1000);`;
-  if ("Deno" in globalThis) {
+  if (runtime() === "deno") {
     const source = `import process from "node:process"; ${
       check('process.kill(process.pid, "SIGKILL")')
     }`;

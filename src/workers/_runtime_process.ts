@@ -15,6 +15,7 @@ import {
   type WorkerLink,
 } from "./_link.ts";
 import { isFromWorker } from "./_protocol.ts";
+import { runtime } from "../_runtime.ts";
 
 const DENO_PERMISSIONS = [
   "read",
@@ -54,7 +55,7 @@ function command(options: SpawnOptions): [string, string[]] {
   const mb = options.maxHeapSize === undefined
     ? undefined
     : Math.max(1, Math.ceil(options.maxHeapSize / 1_048_576));
-  if ("Deno" in globalThis) {
+  if (runtime() === "deno") {
     const flags = options.execArgv ?? [
       "run",
       "--no-prompt",
@@ -66,7 +67,7 @@ function command(options: SpawnOptions): [string, string[]] {
   const path = runner.protocol === "file:"
     ? fileURLToPath(runner)
     : runner.href;
-  if ("Bun" in globalThis) {
+  if (runtime() === "bun") {
     return [process.execPath, [...(options.execArgv ?? []), path]];
   }
   const flags = options.execArgv ?? [

@@ -18,6 +18,7 @@ import {
   type WireContext,
 } from "./_protocol.ts";
 import { WorkerCrashedError } from "./worker_crashed_error.ts";
+import { runtime } from "../_runtime.ts";
 
 /**
  * How a worker is isolated: `"thread"` (a Web Worker on Bun and Deno,
@@ -112,7 +113,7 @@ function loadSpawn(isolation: Isolation): Promise<Spawn> {
   if (isolation === "process") {
     return import("./_runtime_process.ts").then((m) => m.spawn);
   }
-  if ("Deno" in globalThis || "Bun" in globalThis) {
+  if (runtime() !== "node") {
     return import("./_runtime_web.ts").then((m) => m.spawn);
   }
   return import("./_runtime_node.ts").then((m) => m.spawn);
@@ -161,7 +162,7 @@ export class WorkerPool implements AsyncDisposable {
       );
     }
     const isolation = options.isolation ??
-      ("Deno" in globalThis ? "process" : "thread");
+      (runtime() === "deno" ? "process" : "thread");
     if (isolation !== "thread" && isolation !== "process") {
       throw new TypeError(
         `${what}: isolation must be "thread" or "process", got ${
