@@ -3,13 +3,11 @@
 //
 //   npx deno run -A examples/02_request.ts      (or: npx bun run, npx tsx)
 //
-// Uses NATS_URL, else a throwaway local nats-server; against your own server
-// it removes its streams when done.
-import process from "node:process";
+// Uses NATS_URL when a server answers there, else a throwaway local
+// nats-server; on your own server it removes its streams when done.
 import * as v from "valibot";
 import { Actor, Actors, Event, Events } from "@walnats/walnats";
-import { NatsServer } from "@walnats/walnats/testing";
-import { removeStreams } from "./_cleanup.ts";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 
 const QUOTE = new Event(
   "example-quote-requested",
@@ -23,10 +21,10 @@ const QUOTER = new Actor("example-quoter", QUOTE, ({ item, quantity }) => {
   return { total: price * quantity };
 });
 
-const server = process.env.NATS_URL ? undefined : await NatsServer.start();
-const url = process.env.NATS_URL ?? server!.url;
+const { url, server } = await exampleNats();
 try {
   await using sub = await new Actors(QUOTER).connect(url);
+  await using _made = await leaveNothing(sub.nc, server, { actors: [QUOTER] });
   await sub.register({ events: true }); // the stream, then the consumer
   await using pub = await new Events(QUOTE).connect(url);
   await pub.register();
@@ -38,7 +36,6 @@ try {
 
   stop.abort();
   await listening;
-  if (server === undefined) await removeStreams(pub.nc, QUOTE);
 } finally {
   await server?.close();
 }

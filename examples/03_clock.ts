@@ -6,15 +6,14 @@
 // one: each tick is stored once however many clocks emit it, and the actor
 // handles it once however many subscribers run.
 //
-// Uses NATS_URL, else a throwaway local nats-server; against your own server
-// it removes its streams when done. Stops after three ticks.
+// Uses NATS_URL when a server answers there, else a throwaway local
+// nats-server; on your own server it removes its streams when done. Stops
+// after three ticks.
 //
 //   npx deno run -A examples/03_clock.ts        (or: npx bun run, npx tsx)
-import process from "node:process";
 import { Actor, Actors, Event, Events } from "@walnats/walnats";
 import { Clock, tickCodec } from "@walnats/walnats";
-import { NatsServer } from "@walnats/walnats/testing";
-import { removeStreams } from "./_cleanup.ts";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 
 const SECOND_PASSED = new Event("second-passed", tickCodec("second-passed"), {
   description: "a second passed; the payload is the tick's time",
@@ -29,10 +28,12 @@ const REPORT_TIME = new Actor("report-time", SECOND_PASSED, (tick) => {
   if (handled === 3) stop.abort();
 });
 
-const server = process.env.NATS_URL ? undefined : await NatsServer.start();
-const url = process.env.NATS_URL ?? server!.url;
+const { url, server } = await exampleNats();
 try {
   await using sub = await new Actors(REPORT_TIME).connect(url);
+  await using _made = await leaveNothing(sub.nc, server, {
+    actors: [REPORT_TIME],
+  });
   await sub.register({ events: true }); // the stream, then the consumer
   await using pub = await new Events(SECOND_PASSED).connect(url);
   await pub.register();
@@ -49,7 +50,6 @@ try {
   console.log(
     `done: ${handled} ticks handled, ${emitted} emits by two clocks`,
   );
-  if (server === undefined) await removeStreams(pub.nc, SECOND_PASSED);
 } finally {
   await server?.close();
 }

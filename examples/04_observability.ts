@@ -8,8 +8,9 @@
 // prints the spans, the OTel metric sums and the Prometheus text that an
 // HTTP server of yours would serve.
 //
-// Uses NATS at NATS_URL; when it is not set, starts a local nats-server and
-// stops it on exit (against your own server it removes its streams).
+// Uses NATS at NATS_URL when a server answers there; else starts a local
+// nats-server and stops it on exit (on your own server it removes its
+// streams).
 //
 //   npx deno run -A examples/04_observability.ts
 //   npx bun run examples/04_observability.ts
@@ -39,8 +40,7 @@ import { Actor, Actors, Event, Events } from "@walnats/walnats";
 import { logging, logtapeLogger } from "@walnats/walnats/middlewares";
 import { otelHeaders, otelMetrics, OtelTracing } from "@walnats/walnats/otel";
 import { PrometheusMiddleware } from "@walnats/walnats/prometheus";
-import { NatsServer } from "@walnats/walnats/testing";
-import { removeStreams } from "./_cleanup.ts";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 
 // --- Logs: everything under the "walnats" category to the console. The
 // logging() middleware reports every job under walnats·actor·<actor>; the
@@ -112,12 +112,9 @@ const SHIP_ORDER = new Actor(
   },
 );
 
-// --- NATS: NATS_URL, or a server of our own.
-let server: NatsServer | undefined;
-let url = process.env.NATS_URL;
-if (url === undefined) {
-  server = await NatsServer.start();
-  url = server.url;
+// --- NATS: NATS_URL when a server answers there, or a server of our own.
+const { url, server } = await exampleNats();
+if (server !== undefined) {
   console.log(`[observability] started nats-server at ${url}`);
 }
 
@@ -130,6 +127,10 @@ const timeout = setTimeout(() => {
 try {
   const logger = logtapeLogger({ category: ["walnats", "engine"] });
   await using sub = await new Actors(SHIP_ORDER).connect(url);
+  // On your own server: remove what this example makes, when it ends.
+  await using _made = await leaveNothing(sub.nc, server, {
+    actors: [SHIP_ORDER],
+  });
   await sub.register({ events: true }); // the stream, then the consumer
   await using pub = await new Events(ORDER_PLACED).connect(url, {
     headerHooks: [otelHeaders()], // carries the active span as traceparent
@@ -151,10 +152,9 @@ try {
   console.log(
     `[observability] listen: ${report.succeeded} succeeded, ${report.failed} failed`,
   );
-  if (server === undefined) await removeStreams(pub.nc, ORDER_PLACED);
 } finally {
   clearTimeout(timeout);
-  await server?.[Symbol.asyncDispose]();
+  await server?.close();
 }
 
 // --- What was recorded.

@@ -2,13 +2,13 @@
 // 05: seeing a running system — status and lag, health probes, lag
 // metrics, and the walnats CLI.
 //
-//   npx deno run -A examples/05_operations.ts     (NATS_URL, else a local nats-server)
-//   bun examples/05_operations.ts
-//   node --import tsx examples/05_operations.ts
+//   npx deno run -A examples/05_operations.ts  (or: npx bun run, npx tsx)
+//
+// Uses NATS_URL when a server answers there, else a throwaway local
+// nats-server; on your own server it removes its streams when done.
 //
 // Emits five orders; "charge" handles them (one is dead-lettered), "ship"
 // is not running so it lags; then prints what an operator sees.
-import process from "node:process";
 import * as v from "valibot";
 import {
   Actor,
@@ -20,7 +20,7 @@ import {
 } from "@walnats/walnats";
 import { PrometheusStatusCollector } from "@walnats/walnats/prometheus";
 import { main } from "@walnats/walnats/cli";
-import { NatsServer } from "@walnats/walnats/testing";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 
 const ORDER = new Event("example-ops-order", v.object({ id: v.number() }));
 const CHARGE = new Actor("example-ops-charge", ORDER, ({ id }) => {
@@ -28,11 +28,14 @@ const CHARGE = new Actor("example-ops-charge", ORDER, ({ id }) => {
 }, { maxAttempts: 1 });
 const SHIP = new Actor("example-ops-ship", ORDER, () => {});
 
-const server = process.env.NATS_URL ? undefined : await NatsServer.start();
-const url = process.env.NATS_URL ?? server!.url;
+const { url, server } = await exampleNats();
 try {
   await using pub = await new Events(ORDER).connect(url);
   await using sub = await new Actors(CHARGE, SHIP).connect(url);
+  // On your own server: remove what this example makes, when it ends.
+  await using _made = await leaveNothing(sub.nc, server, {
+    actors: [CHARGE, SHIP],
+  });
   await sub.register({ events: true }); // the stream, then the consumer
   await pub.register(); // the event has an actor now
   for (let id = 1; id <= 5; id++) await pub.emit(ORDER, { id });
@@ -74,11 +77,6 @@ try {
     url,
   ]);
   console.log(`walnats dead-letters list exited ${code}`);
-
-  // Clean up what this example made on the server.
-  const jsm = await pub.js.jetstreamManager();
-  await jsm.streams.delete(ORDER.stream);
-  await jsm.streams.delete(`walnats_dlq_${ORDER.stream}`);
 } finally {
   await server?.close();
 }

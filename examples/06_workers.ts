@@ -3,11 +3,13 @@
 // the listener's pool, its return value is the reply of a request, and a
 // runaway handler is terminated at its timeout and retried.
 //
-//   deno run -A examples/06_workers.ts    (NATS_URL, else a local nats-server)
-import process from "node:process";
+//   npx deno run -A examples/06_workers.ts     (or: npx bun run, npx tsx)
+//
+// Uses NATS_URL when a server answers there, else a throwaway local
+// nats-server; on your own server it removes its streams when done.
 import * as v from "valibot";
-import { Actor, Actors, Event, Events, workerHandler } from "../mod.ts";
-import { NatsServer } from "../src/testing/mod.ts";
+import { Actor, Actors, Event, Events, workerHandler } from "@walnats/walnats";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 import type { checksum, runaway } from "./06_workers_checksum.ts";
 
 const FILE = v.object({ name: v.string(), rounds: v.number() });
@@ -34,11 +36,14 @@ const RUNNER = new Actor(
   { jobTimeout: 4000, retryDelay: [1000] },
 );
 
-const server = process.env.NATS_URL ? undefined : await NatsServer.start();
-const url = process.env.NATS_URL ?? server!.url;
+const { url, server } = await exampleNats();
 try {
   await using pub = await new Events(CHECKSUM, RUNAWAY).connect(url);
   await using sub = await new Actors(CHECKSUMMER, RUNNER).connect(url);
+  // On your own server: remove what this example makes, when it ends.
+  await using _made = await leaveNothing(sub.nc, server, {
+    actors: [CHECKSUMMER, RUNNER],
+  });
   await sub.register({ events: true }); // the stream, then the consumer
   await pub.register(); // the event has an actor now
   const stop = new AbortController();

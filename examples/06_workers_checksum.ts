@@ -1,6 +1,6 @@
 // The worker module of examples/06_workers.ts: plain exported functions,
 // run in the listener's worker pool (never imported by the main thread).
-import type { WorkerContext } from "../mod.ts";
+import type { WorkerContext } from "@walnats/walnats";
 
 /** CPU-bound work: a checksum of `rounds` hash steps over the file name. */
 export function checksum(

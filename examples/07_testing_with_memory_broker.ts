@@ -1,7 +1,8 @@
 // deno-lint-ignore-file no-console -- a program: printing is its job
 // 07: a unit test of an actor on the memory broker, no server needed.
 //
-//   deno run -A examples/07_testing_with_memory_broker.ts
+//   npx deno run -A examples/07_testing_with_memory_broker.ts
+//   (or: npx bun run, npx tsx)
 //
 // The actor fails every time; with `retryDelay: [60_000, 60_000]` and
 // `maxAttempts: 3` it is dead-lettered after two minutes of retries. On the

@@ -1,13 +1,15 @@
 // deno-lint-ignore-file no-console -- a program: printing is its job
 // 08: failures, steered by the handler.
 //
-//   deno run -A examples/08_failures.ts   (NATS_URL, else a local nats-server)
+//   npx deno run -A examples/08_failures.ts    (or: npx bun run, npx tsx)
+//
+// Uses NATS_URL when a server answers there, else a throwaway local
+// nats-server; on your own server it removes its streams when done.
 //
 // Four charges: one succeeds, one is rate-limited once (RetryError with the
 // delay the API asked for), one is invalid for good (PermanentError: dead-
 // lettered at once), one fails twice then succeeds on a capped, jittered
 // exponential backoff. Then the dead letter is replayed to this actor alone.
-import process from "node:process";
 import * as v from "valibot";
 import {
   Actor,
@@ -19,7 +21,7 @@ import {
   RetryError,
   silentLogger,
 } from "@walnats/walnats";
-import { NatsServer } from "@walnats/walnats/testing";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 
 const CHARGE = new Event(
   "example-charge",
@@ -43,10 +45,13 @@ const CHARGE_CARD = new Actor("example-charge-card", CHARGE, (charge, ctx) => {
   retryDelay: exponentialBackoff({ base: 100, max: 1_000 }),
 });
 
-const server = process.env.NATS_URL ? undefined : await NatsServer.start();
-const url = process.env.NATS_URL ?? server!.url;
+const { url, server } = await exampleNats();
 try {
   await using sub = await new Actors(CHARGE_CARD).connect(url);
+  // On your own server: remove what this example makes, when it ends.
+  await using _made = await leaveNothing(sub.nc, server, {
+    actors: [CHARGE_CARD],
+  });
   await sub.register({ events: true }); // the stream, then the consumer
   await using pub = await new Events(CHARGE).connect(url);
   await pub.register();

@@ -2,9 +2,10 @@
 // 09: the web dashboard — a small system with lag and a dead letter, and
 // the dashboard serving it on this machine.
 //
-//   npx deno run -A examples/09_dashboard.ts      (NATS_URL, else a local nats-server)
-//   bun examples/09_dashboard.ts
-//   node --import tsx examples/09_dashboard.ts
+//   npx deno run -A examples/09_dashboard.ts   (or: npx bun run, npx tsx)
+//
+// Uses NATS_URL when a server answers there, else a throwaway local
+// nats-server; on your own server it removes its streams when it stops.
 //
 // Options: --port N (default 8080; 0 picks a free port), --exit-after-ms N
 // (stop by itself, for tests). Open the printed URL; the admin token it
@@ -16,7 +17,7 @@ import * as v from "valibot";
 import { Actor, Actors, Event, Events, silentLogger } from "@walnats/walnats";
 import { dashboard, nodeListener } from "@walnats/walnats/dashboard";
 import { Service, Services } from "@walnats/walnats/services";
-import { NatsServer } from "@walnats/walnats/testing";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -42,14 +43,17 @@ const services = new Services(
   new Service("warehouse", { actors: [SHIP] }),
 );
 
-const server = process.env.NATS_URL ? undefined : await NatsServer.start();
-const url = process.env.NATS_URL ?? server!.url;
+const { url, server } = await exampleNats();
 // A random admin token for this run (a real one comes from a secret store).
 const token = [...crypto.getRandomValues(new Uint8Array(16))]
   .map((b) => b.toString(16).padStart(2, "0")).join("");
 try {
   await using pub = await new Events(ORDER).connect(url);
   await using sub = await new Actors(CHARGE, SHIP).connect(url);
+  // On your own server: remove what this example makes, when it ends.
+  await using _made = await leaveNothing(sub.nc, server, {
+    actors: [CHARGE, SHIP],
+  });
   await sub.register({ events: true }); // the stream, then the consumer
   await pub.register(); // the event has an actor now
   for (let id = 1; id <= 5; id++) await pub.emit(ORDER, { id });
@@ -86,11 +90,6 @@ try {
   });
   http.closeAllConnections();
   await new Promise<void>((resolve) => http.close(() => resolve()));
-
-  // Clean up what this example made on the server.
-  const jsm = await pub.js.jetstreamManager();
-  await jsm.streams.delete(ORDER.stream);
-  await jsm.streams.delete(`walnats_dlq_${ORDER.stream}`);
   console.log("stopped");
 } finally {
   await server?.close();

@@ -1,16 +1,18 @@
 // deno-lint-ignore-file no-console -- a program: printing is its job
 // 11: decorators: flow control around a handler.
 //
-//   deno run -A examples/11_decorators.ts   (NATS_URL, else a local nats-server)
+//   npx deno run -A examples/11_decorators.ts  (or: npx bun run, npx tsx)
+//
+// Uses NATS_URL when a server answers there, else a throwaway local
+// nats-server; on your own server it removes its streams when done.
 //
 // One actor sends text messages: at most 2 start in any 300 ms
 // (rateLimit), a deleted user counts as done (suppress), and nothing runs
 // until the SMS gateway is up (requireReady). See docs/decorators.md.
-import process from "node:process";
 import * as v from "valibot";
 import { Actor, Actors, Event, Events, silentLogger } from "@walnats/walnats";
 import { rateLimit, requireReady, suppress } from "@walnats/walnats/decorators";
-import { NatsServer } from "@walnats/walnats/testing";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 
 class NotFoundError extends Error {}
 
@@ -38,11 +40,14 @@ const SEND_SMS = new Actor(
   ),
 );
 
-const server = process.env.NATS_URL ? undefined : await NatsServer.start();
-const url = process.env.NATS_URL ?? server!.url;
+const { url, server } = await exampleNats();
 try {
   await using pub = await new Events(SMS_REQUESTED).connect(url);
   await using sub = await new Actors(SEND_SMS).connect(url);
+  // On your own server: remove what this example makes, when it ends.
+  await using _made = await leaveNothing(sub.nc, server, {
+    actors: [SEND_SMS],
+  });
   await sub.register({ events: true }); // the stream, then the consumer
   await pub.register(); // the event has an actor now
   await pub.emitMany(

@@ -1,18 +1,20 @@
 // deno-lint-ignore-file no-console -- a program: printing is its job
 // 12: codecs: payloads other than plain JSON.
 //
-//   deno run -A examples/12_codecs.ts   (NATS_URL, else a local nats-server)
+//   npx deno run -A examples/12_codecs.ts      (or: npx bun run, npx tsx)
+//
+// Uses NATS_URL when a server answers there, else a throwaway local
+// nats-server; on your own server it removes its streams when done.
 //
 // Three events: MessagePack readings, notes compressed and encrypted with
 // AES-GCM, and signed audit records. A forged audit record (right JSON, no
 // valid signature) is poison: dead-lettered once, never handled. See
 // docs/codecs.md.
-import process from "node:process";
 import * as v from "valibot";
 import { Actor, Actors, Event, Events, silentLogger } from "@walnats/walnats";
 import { encrypt, gzip, hmac, json } from "@walnats/walnats/codecs";
 import { msgpack } from "@walnats/walnats/msgpack";
-import { NatsServer } from "@walnats/walnats/testing";
+import { exampleNats, leaveNothing } from "./_cleanup.ts";
 
 const Reading = v.object({ sensor: v.string(), values: v.array(v.number()) });
 const Note = v.object({ author: v.string(), body: v.string() });
@@ -37,12 +39,15 @@ const AUDIT = new Actor("example-audit", AUDIT_LOGGED, (a) => {
   console.log(`audit: ${a.who} ${a.did}`);
 });
 
-const server = process.env.NATS_URL ? undefined : await NatsServer.start();
-const url = process.env.NATS_URL ?? server!.url;
+const { url, server } = await exampleNats();
 try {
   await using pub = await new Events(READING_TAKEN, NOTE_SHARED, AUDIT_LOGGED)
     .connect(url);
   await using sub = await new Actors(CHART, READ, AUDIT).connect(url);
+  // On your own server: remove what this example makes, when it ends.
+  await using _made = await leaveNothing(sub.nc, server, {
+    actors: [CHART, READ, AUDIT],
+  });
   await sub.register({ events: true }); // the stream, then the consumer
   await pub.register(); // the event has an actor now
 

@@ -2,7 +2,7 @@
 // 13: services: a system described by its own events and actors, rendered
 // as a Mermaid diagram and an AsyncAPI 3 document. Needs no NATS server.
 //
-//   deno run -A examples/13_services.ts
+//   npx deno run -A examples/13_services.ts    (or: npx bun run, npx tsx)
 //   walnats diagram ./examples/13_services.ts          (the CLI reads SYSTEM)
 //   walnats asyncapi ./examples/13_services.ts --title shop
 //
