@@ -65,8 +65,19 @@ test("docs/deployment.md: two processes run the register step at once, the other
   const list = await snippets("docs/deployment.md");
   assert.deepEqual(
     list.map((s) => s.file).sort(),
-    ["cleanup.ts", "config.ts", "logs.ts", "register.ts", "secure.ts"],
+    [
+      "cleanup.ts",
+      "config.ts",
+      "drain.ts",
+      "logs.ts",
+      "main.ts",
+      "register.ts",
+      "replicas.ts",
+      "secure.ts",
+    ],
   );
+  // drain.ts and replicas.ts run on their own in tests/docs.test.ts;
+  // main.ts (a worker's entry point) is no-run.
   await using files = await writeSnippets(list);
   // Two instances deploying at the same moment.
   const both = [
