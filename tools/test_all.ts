@@ -107,7 +107,14 @@ function failedBun(out: string): string[] {
     const fail = line.match(/^\(fail\) (.+)$/);
     if (fail) failures.push(`${file}: ${fail[1]}`);
   }
-  return failures;
+  // Bun repeats the failures in its summary: keep the first (right file).
+  const seen = new Set<string>();
+  return failures.filter((f) => {
+    const name = f.slice(f.indexOf(": ") + 2);
+    if (seen.has(name)) return false;
+    seen.add(name);
+    return true;
+  });
 }
 
 async function node(): Promise<Count> {
