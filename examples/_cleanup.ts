@@ -51,7 +51,7 @@ export async function exampleNats(): Promise<ExampleNats> {
 }
 
 /** Whether any of the comma-separated servers accepts a TCP connection. */
-async function answers(servers: string): Promise<boolean> {
+export async function answers(servers: string): Promise<boolean> {
   const each = servers.split(",").map((s) => s.trim()).filter((s) => s !== "");
   return (await Promise.all(each.map(listening))).some((ok) => ok);
 }

@@ -7,30 +7,14 @@
 // subscribers first and stops the server last. On your own server the demo
 // removes its streams when it stops.
 import { type ChildProcess, spawn } from "node:child_process";
-import { connect as tcpConnect } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Actors, Events } from "@walnats/walnats";
 import { NatsServer } from "@walnats/walnats/testing";
-import { removeStreams } from "../_cleanup.ts";
+import { answers, removeStreams } from "../_cleanup.ts";
 import { ORDER_PLACED, packOrder } from "./events.ts";
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-
-function reachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url.replace(/^nats:/, "http:"));
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: hostname, port: Number(port || 4222) });
-    socket.setTimeout(1000);
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-    socket.once("timeout", () => done(false));
-  });
-}
 
 // Run child scripts with the runtime running this one.
 function runtimeArgs(script: string): [string, string[]] {
@@ -43,7 +27,7 @@ const url = (process.env.NATS_URL ?? "nats://127.0.0.1:4222").split(",")[0]!
   .trim();
 let server: NatsServer | undefined;
 let natsUrl = url;
-if (await reachable(url)) {
+if (await answers(url)) {
   console.log(`[demo] using NATS at ${url}`);
 } else {
   console.log(`[demo] nothing answers at ${url}; starting a local nats-server`);
