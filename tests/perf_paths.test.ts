@@ -188,3 +188,23 @@ test("an idle actor keeps one long probe out, and stopping does not wait for it"
     await nc.close();
   }
 });
+
+test("the acked-sequence memory keeps the latest N and forgets the oldest first", async () => {
+  const { RecentSet } = await import("../src/listen/_recent.ts");
+  const recent = new RecentSet(3);
+  for (const n of [1, 2, 3]) recent.add(n);
+  recent.add(2); // already there: nothing forgotten
+  assert.deepEqual([1, 2, 3].map((n) => recent.has(n)), [true, true, true]);
+  recent.add(4); // forgets 1, the oldest
+  recent.add(5); // forgets 2
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map((n) => recent.has(n)),
+    [false, false, true, true, true],
+  );
+  // Many rounds around the ring: always exactly the last three.
+  for (let n = 6; n < 10_000; n++) recent.add(n);
+  assert.deepEqual(
+    [9995, 9996, 9997, 9998, 9999].map((n) => recent.has(n)),
+    [false, false, true, true, true],
+  );
+});

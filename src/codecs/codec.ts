@@ -98,6 +98,18 @@ function unwrap<O>(result: StandardSchemaV1.Result<O>, name: string): O {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+// JSON text of a validated payload, as UTF-8 (no closure per message: this
+// is the fire-and-forget emit's hot path).
+function writeJson(value: unknown, name: string): Uint8Array {
+  const text = JSON.stringify(value);
+  if (text === undefined) {
+    throw new TypeError(
+      `Cannot encode a payload of "${name}": JSON cannot represent ${typeof value}`,
+    );
+  }
+  return encoder.encode(text);
+}
+
 /**
  * JSON codec checked against a schema on both sides: `encode` rejects a
  * payload that fails the schema before anything is sent, and `decode`
@@ -131,16 +143,9 @@ export function json<I, O>(
       // Validate the input (not the output): what goes on the wire is what
       // the caller gave, and the consumer applies the schema's transforms.
       const checked = validate(schema, value, name);
-      const write = () => {
-        const text = JSON.stringify(value);
-        if (text === undefined) {
-          throw new TypeError(
-            `Cannot encode a payload of "${name}": JSON cannot represent ${typeof value}`,
-          );
-        }
-        return encoder.encode(text);
-      };
-      return checked instanceof Promise ? checked.then(write) : write();
+      return checked instanceof Promise
+        ? checked.then(() => writeJson(value, name))
+        : writeJson(value, name);
     },
     decode(bytes: Uint8Array): O | Promise<O> {
       let parsed: unknown;

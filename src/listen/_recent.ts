@@ -5,11 +5,16 @@
 
 /** Numbers seen lately, at most `capacity` of them. */
 export class RecentSet {
-  readonly #capacity: number;
   readonly #items = new Set<number>();
+  // Insertion order, as a ring: the slot at #next holds the oldest once
+  // the ring is full. Deleting a Set's first entry instead would leave
+  // holes that every later lookup of the first entry walks past (it was
+  // 4.5% of the handle path's CPU, bench/profile.ts).
+  readonly #order: Float64Array;
+  #next = 0;
 
   constructor(capacity: number) {
-    this.#capacity = capacity;
+    this.#order = new Float64Array(Math.max(1, capacity));
   }
 
   has(n: number): boolean {
@@ -18,11 +23,11 @@ export class RecentSet {
 
   add(n: number): void {
     if (this.#items.has(n)) return;
-    if (this.#items.size >= this.#capacity) {
-      // A Set iterates in insertion order: the first is the oldest.
-      const oldest = this.#items.values().next().value;
-      if (oldest !== undefined) this.#items.delete(oldest);
+    if (this.#items.size >= this.#order.length) {
+      this.#items.delete(this.#order[this.#next]!);
     }
+    this.#order[this.#next] = n;
+    this.#next = (this.#next + 1) % this.#order.length;
     this.#items.add(n);
   }
 }

@@ -10,7 +10,7 @@ import type { AnyEvent } from "../event.ts";
 import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
 import { timersOf } from "../_timers.ts";
 import { DelayRoutes } from "./_delayed.ts";
-import { type Prepared, prepareEmit } from "./_prepare.ts";
+import { type Prepared, prepareEmit, type PrepareEnv } from "./_prepare.ts";
 import { sendAcked } from "./_send.ts";
 import { inWindow } from "./_window.ts";
 import type { Extra } from "./_wire.ts";
@@ -27,6 +27,8 @@ const DEFAULT_WINDOW = 256;
 const EMIT_TIMEOUT = 5000;
 /** What a fire-and-forget emit resolves to: one settled promise, reused. */
 const SETTLED: Promise<undefined> = Promise.resolve(undefined);
+/** What a plain emit carries beyond its options: nothing. */
+const NO_EXTRA: Extra = Object.freeze({});
 
 /** What an {@linkcode Emitter} sends with. */
 export interface EmitterInit {
@@ -42,15 +44,24 @@ export class Emitter {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
-  readonly #hooks: readonly HeaderHook[];
   readonly #observers: readonly EmitObserver[];
   readonly #delays: DelayRoutes;
 
+  readonly #env: PrepareEnv;
+
   constructor(init: EmitterInit) {
+    const nc = init.nc;
+    this.#env = {
+      hooks: init.hooks,
+      // Read per emit: a reconnect may land on a server with another limit.
+      get maxPayload() {
+        return nc.info?.max_payload;
+      },
+      now: () => timersOf(nc).now(),
+    };
     this.#nc = init.nc;
     this.#js = init.js;
     this.#jsm = init.jsm;
-    this.#hooks = init.hooks;
     this.#observers = init.observers;
     this.#delays = new DelayRoutes(init.jsm);
   }
@@ -65,11 +76,7 @@ export class Emitter {
     options: EmitOptions,
     extra: Extra,
   ): Prepared | Promise<Prepared> {
-    return prepareEmit(event, message, options, extra, {
-      hooks: this.#hooks,
-      maxPayload: this.#nc.info?.max_payload,
-      now: timersOf(this.#nc).now(),
-    });
+    return prepareEmit(event, message, options, extra, this.#env);
   }
 
   /** Publish and wait for the stream's acknowledgement. */
@@ -108,7 +115,7 @@ export class Emitter {
     options: EmitOptions,
   ): Promise<EmitResult> {
     checkTimeout(event.name, options.timeout);
-    const prepared = await this.prepare(event, message, options, {});
+    const prepared = await this.prepare(event, message, options, NO_EXTRA);
     return await this.send(event, prepared, options.timeout, options.delay);
   }
 
@@ -126,7 +133,7 @@ export class Emitter {
   ): Promise<undefined> {
     try {
       checkTimeout(event.name, options.timeout);
-      const prepared = this.prepare(event, message, options, {});
+      const prepared = this.prepare(event, message, options, NO_EXTRA);
       const delayed = options.delay !== undefined && options.delay > 0;
       if (prepared instanceof Promise || delayed) {
         return this.#unackedLater(event, prepared, delayed);

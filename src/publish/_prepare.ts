@@ -16,9 +16,10 @@ export interface PrepareEnv {
   readonly maxPayload: number | undefined;
   /**
    * Epoch ms from the connection's clock (virtual under the memory broker),
-   * the clock listeners compare `Walnats-Delay` with.
+   * the clock listeners compare `Walnats-Delay` with; read only for a
+   * delayed emit.
    */
-  readonly now?: number;
+  readonly now?: () => number;
 }
 
 /** An encoded message and its headers, ready to publish. */
@@ -64,7 +65,12 @@ function checked(
       `Cannot emit event "${event.name}": its codec's encode() returned ${typeof data}, not a Uint8Array`,
     );
   }
-  let headers = buildHeaders(event.name, options, extra, env.now);
+  let headers = buildHeaders(
+    event.name,
+    options,
+    extra,
+    options.delay === undefined ? undefined : env.now?.(),
+  );
   const maxAge = event.limits.maxAge;
   if (
     options.delay !== undefined && maxAge !== undefined &&

@@ -87,7 +87,8 @@ export function headerSize(h: MsgHdrs | undefined): number {
  * @param options The emit options.
  * @param extra Per-message uid (overrides `options.uid`), CloudEvent id
  *   override, reply inbox.
- * @param now Current time, epoch milliseconds (a seam for tests).
+ * @param now Current time, epoch milliseconds (a seam for tests); read
+ *   only for a delay, `Date.now()` when not given.
  * @returns The headers.
  * @throws {TypeError} `uid`, `traceId` or a `meta` header is malformed.
  * @throws {RangeError} `delay` is negative, not finite, or over
@@ -97,7 +98,7 @@ export function buildHeaders(
   event: string,
   options: EmitOptions,
   extra: Extra = {},
-  now: number = Date.now(),
+  now?: number,
 ): MsgHdrs | undefined {
   // Fast path: a plain emit carries no headers at all.
   if (
@@ -156,7 +157,11 @@ export function buildHeaders(
   }
   if (options.delay !== undefined) {
     checkDelay(what, "delay", options.delay);
-    set(HEADER_DELAY, formatDelay(now + options.delay), "delay");
+    set(
+      HEADER_DELAY,
+      formatDelay((now ?? Date.now()) + options.delay),
+      "delay",
+    );
   }
   if (extra.reply !== undefined) set(HEADER_REPLY, extra.reply, "reply");
   return h.keys().length === 0 ? undefined : h;

@@ -21,6 +21,9 @@ import {
   type DenoTlsConn,
 } from "./_deno_api.ts";
 
+/** Most bytes of queued frames copied into one socket write. */
+const WRITE_CHUNK = 256 * 1024;
+
 /** Certificates and keys named by the connection's `tls` options. */
 interface TlsMaterial {
   caCerts?: string[];
@@ -222,8 +225,18 @@ export class DenoTransport implements Transport {
           this.#queue = [];
           return;
         }
-        const frames = this.#queue;
-        this.#queue = [];
+        // Take frames up to WRITE_CHUNK bytes: a long synchronous loop of
+        // publishes queues megabytes, and one write of all of them would
+        // keep the server waiting for the copy before it reads a byte.
+        const queue = this.#queue;
+        let count = 0;
+        let size = 0;
+        while (count < queue.length && (count === 0 || size < WRITE_CHUNK)) {
+          size += queue[count]!.length;
+          count++;
+        }
+        const frames = count === queue.length ? queue : queue.slice(0, count);
+        this.#queue = count === queue.length ? [] : queue.slice(count);
         let data = frames.length === 1 ? frames[0]! : concatBytes(frames);
         while (data.length > 0) {
           const n = await conn.write(data);
