@@ -110,6 +110,41 @@ for (const [name, load] of adapters) {
     }
   });
 
+  test(`${name} transport: a burst of megabytes published in one synchronous loop arrives whole and in order`, async () => {
+    // Far more than one socket write takes (the Deno transport copies at
+    // most 256 KiB into a write): every frame boundary must survive.
+    const connect = await load();
+    await using server = await NatsServer.start();
+    const pubNc = await connect(server.url);
+    const subNc = await connect(server.url);
+    try {
+      const count = 30_000;
+      const filler = "x".repeat(100);
+      let next = 0;
+      let outOfOrder = 0;
+      subNc.subscribe("burst", {
+        callback: (_err, msg) => {
+          const [n, rest] = msg.string().split(":");
+          if (Number(n) !== next || rest !== filler) outOfOrder++;
+          next++;
+        },
+      });
+      await subNc.flush();
+      for (let i = 0; i < count; i++) {
+        pubNc.publish("burst", encoder.encode(`${i}:${filler}`));
+      }
+      await pubNc.flush();
+      await waitFor(() => next >= count, {
+        what: () => `${count} messages (got ${next})`,
+      });
+      assert.equal(next, count);
+      assert.equal(outOfOrder, 0);
+    } finally {
+      await pubNc.close();
+      await subNc.close();
+    }
+  });
+
   test(`${name} transport: a subscription survives a server restart`, async () => {
     const connect = await load();
     await using server = await NatsServer.start();
