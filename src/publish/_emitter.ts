@@ -46,11 +46,12 @@ export class Emitter {
   readonly #jsm: JetStreamManager;
   readonly #observers: readonly EmitObserver[];
   readonly #delays: DelayRoutes;
-
+  /** What prepareEmit reads, made once per publisher. */
   readonly #env: PrepareEnv;
 
   constructor(init: EmitterInit) {
     const nc = init.nc;
+    this.#nc = nc;
     this.#env = {
       hooks: init.hooks,
       // Read per emit: a reconnect may land on a server with another limit.
@@ -59,7 +60,6 @@ export class Emitter {
       },
       now: () => timersOf(nc).now(),
     };
-    this.#nc = init.nc;
     this.#js = init.js;
     this.#jsm = init.jsm;
     this.#observers = init.observers;
