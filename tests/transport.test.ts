@@ -145,6 +145,41 @@ for (const [name, load] of adapters) {
     }
   });
 
+  test(`${name} transport: publishes awaited one by one arrive whole and in order, and close() sends what was handed over`, async () => {
+    // The node:net adapter gathers the frames of one turn of the event loop
+    // into one write; an awaited loop never leaves its turn, so the writes
+    // happen at the size threshold and at close().
+    const connect = await load();
+    await using server = await NatsServer.start();
+    const pubNc = await connect(server.url);
+    const subNc = await connect(server.url);
+    try {
+      const count = 5_000;
+      let next = 0;
+      let outOfOrder = 0;
+      subNc.subscribe("awaited", {
+        callback: (_err, msg) => {
+          if (Number(msg.string()) !== next) outOfOrder++;
+          next++;
+        },
+      });
+      await subNc.flush();
+      for (let i = 0; i < count; i++) {
+        pubNc.publish("awaited", encoder.encode(String(i)));
+        await undefined;
+      }
+      await pubNc.close();
+      await waitFor(() => next >= count, {
+        what: () => `${count} messages (got ${next})`,
+      });
+      assert.equal(next, count);
+      assert.equal(outOfOrder, 0);
+    } finally {
+      await pubNc.close();
+      await subNc.close();
+    }
+  });
+
   test(`${name} transport: a subscription survives a server restart`, async () => {
     const connect = await load();
     await using server = await NatsServer.start();
@@ -383,3 +418,37 @@ for (const [name, load] of adapters) {
     }
   });
 }
+
+// White-box: the node:net adapter's write coalescing, seen at the socket.
+test("node transport: a lone publish is written at once; the rest of its turn goes out as one write", async () => {
+  const { connect } = await import("../src/transports/node.ts");
+  await using server = await NatsServer.start();
+  const nc = await connect(server.url);
+  try {
+    await nc.flush();
+    const socket = (nc as unknown as {
+      protocol: { transport: { socket: { write: (...a: unknown[]) => void } } };
+    }).protocol.transport.socket;
+    let writes = 0;
+    const write = socket.write.bind(socket);
+    socket.write = (...args: unknown[]) => {
+      writes++;
+      return write(...args);
+    };
+    nc.publish("lone", encoder.encode("1"));
+    // nats.js hands its buffer over in a microtask; no timer has run yet.
+    await undefined;
+    await undefined;
+    assert.equal(writes, 1, "the first frame of a turn goes out at once");
+    for (let i = 0; i < 1_000; i++) {
+      nc.publish("lone", encoder.encode(String(i)));
+      await undefined;
+    }
+    assert.equal(writes, 1, "the rest of the turn is gathered");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(writes, 2, "and written once after the turn");
+    await nc.flush();
+  } finally {
+    await nc.close();
+  }
+});

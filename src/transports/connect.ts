@@ -1,6 +1,6 @@
 /**
- * Runtime-agnostic `connect`: picks the runtime's transport adapter lazily,
- * so the core never imports `node:` or `Deno.` code itself.
+ * Runtime-agnostic `connect`: loads the transport adapter lazily, so the
+ * core never imports `node:` or `Deno.` code itself.
  *
  * @module
  */
@@ -34,19 +34,18 @@ export function openConnections(): number {
   return live.size;
 }
 
+// Every runtime gets the `node:net` adapter, Deno too: Deno's Node sockets
+// write while a synchronous loop runs (a `Deno.Conn` write waits for the
+// loop to end), so fire-and-forget streams to the server, and the adapter
+// coalesces writes; measured in bench/ (README, Performance). The `./deno`
+// adapter over `Deno.connect` stays for code that wants Deno's own sockets.
 function load(): Promise<Transport> {
-  switch (runtime()) {
-    case "deno":
-      return import("./deno.ts");
-    case "bun":
-      return import("./bun.ts");
-    default:
-      return import("./node.ts");
-  }
+  return runtime() === "bun" ? import("./bun.ts") : import("./node.ts");
 }
 
 /**
- * Connect to NATS with the current runtime's transport.
+ * Connect to NATS over `node:net`, which Node, Bun and Deno all provide
+ * (the `./deno` adapter connects over Deno's own sockets instead).
  *
  * The server is the argument, else the `NATS_URL` environment variable
  * (comma-separated URLs), else `nats://127.0.0.1:4222`. Unless the options

@@ -18,17 +18,45 @@ import {
   nodeResolveHost,
   NodeTransport,
 } from "@nats-io/transport-node/lib/node_transport.js";
+import { setImmediate } from "node:timers";
 import { checkServerIdentity } from "node:tls";
 import { resolveOptions } from "./_connection_options.ts";
 import { connectFast } from "./_connect_error.ts";
 
 const ignore = (): void => {};
 
+function env(name: string): string | undefined {
+  try {
+    return globalThis.process?.env?.[name];
+  } catch {
+    // Deno without --allow-env: behave as if the variable were not set.
+    return undefined;
+  }
+}
+
+// A write this large goes out at once instead of after the turn.
+const COALESCE_BYTES = 64 * 1024;
+
 // nats.js' transport removes every listener of a socket it is done with,
 // its "error" listener too; a late ECONNRESET (the server refused the
 // credentials and reset the socket) is then an uncaught exception that
 // kills the process on Deno's Node layer. Keep a listener on such sockets.
+//
+// It also coalesces writes. nats.js hands its buffer to the transport once
+// per microtask, and `socket.write` makes one system call each time, so a
+// loop that awaits every publish (or a burst of acks and replies) pays a
+// write per message. Frames handed over in one turn of the event loop go out
+// as one write after it (`setImmediate`), or at once when COALESCE_BYTES
+// have gathered, so a long synchronous loop still streams to the server.
 class NodeSocketTransport extends NodeTransport {
+  #frames: Uint8Array[] = [];
+  #size = 0;
+  #scheduled = false;
+  readonly #flushLater = (): void => {
+    this.#scheduled = false;
+    this.#write();
+  };
+
   constructor() {
     super();
     const self = this as unknown as {
@@ -37,6 +65,10 @@ class NodeSocketTransport extends NodeTransport {
     const closed = self._closed.bind(this);
     self._closed = async (err?: Error, internal?: boolean) => {
       const socket = this.socket;
+      // What was handed over before the close goes out before it.
+      if (err === undefined) this.#write();
+      this.#frames = [];
+      this.#size = 0;
       try {
         await closed(err, internal);
       } finally {
@@ -45,8 +77,42 @@ class NodeSocketTransport extends NodeTransport {
     };
   }
 
+  override send(frame: Uint8Array): void {
+    if (frame.length === 0) return;
+    if (!this.#scheduled) {
+      // The first frame of a turn goes out at once: a lone message pays no
+      // latency for the coalescing.
+      this.#scheduled = true;
+      setImmediate(this.#flushLater);
+      super.send(frame);
+      return;
+    }
+    this.#frames.push(frame);
+    this.#size += frame.length;
+    if (this.#size >= COALESCE_BYTES) this.#write();
+  }
+
+  #write(): void {
+    const frames = this.#frames;
+    if (frames.length === 0) return;
+    let data = frames[0]!;
+    if (frames.length > 1) {
+      data = new Uint8Array(this.#size);
+      let at = 0;
+      for (const frame of frames) {
+        data.set(frame, at);
+        at += frame.length;
+      }
+    }
+    this.#frames = [];
+    this.#size = 0;
+    super.send(data);
+  }
+
   override discard(): void {
     const socket = this.socket;
+    this.#frames = [];
+    this.#size = 0;
     super.discard();
     socket?.on("error", ignore);
   }
@@ -116,10 +182,7 @@ function dialOptions(
 export function connect(
   server?: string | string[] | ConnectionOptions,
 ): Promise<NatsConnection> {
-  const options = resolveOptions(
-    server,
-    (name) => globalThis.process?.env?.[name],
-  );
+  const options = resolveOptions(server, env);
   setTransportFactory({
     factory: () => new NodeSocketTransport(),
     dnsResolveFn: nodeResolveHost,
