@@ -2,6 +2,11 @@
  * Deno adapter: `connect` over Deno's own sockets (`Deno.connect`,
  * `Deno.startTls`, `Deno.connectTls`), not Node compatibility.
  *
+ * The root `connect()` does not use it, on Deno either: it takes the
+ * `node:net` adapter, whose writes reach the server while a synchronous
+ * loop of publishes runs (a `Deno.Conn` write only starts once the loop
+ * ends). Take this one for Deno's own sockets and permissions model.
+ *
  * TLS: server certificates are checked against the system roots plus
  * `tls.ca`/`tls.caFile`; a client certificate (`tls.cert`/`tls.key` or the
  * file variants) needs `tls.handshakeFirst: true`, because `Deno.startTls`

@@ -34,8 +34,10 @@ function env(name: string): string | undefined {
   }
 }
 
-// A write this large goes out at once instead of after the turn.
+// Gathered frames this large go out at once instead of after the turn; a
+// frame this large on its own is written as it is.
 const COALESCE_BYTES = 64 * 1024;
+const DIRECT_BYTES = 16 * 1024;
 
 // nats.js' transport removes every listener of a socket it is done with,
 // its "error" listener too; a late ECONNRESET (the server refused the
@@ -84,6 +86,13 @@ class NodeSocketTransport extends NodeTransport {
       // latency for the coalescing.
       this.#scheduled = true;
       setImmediate(this.#flushLater);
+      super.send(frame);
+      return;
+    }
+    if (frame.length >= DIRECT_BYTES) {
+      // Already large (nats.js hands over 32 KiB at a time in a long
+      // loop): nothing to gain from copying it.
+      this.#write();
       super.send(frame);
       return;
     }
