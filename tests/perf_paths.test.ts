@@ -208,3 +208,38 @@ test("the acked-sequence memory keeps the latest N and forgets the oldest first"
     [false, false, true, true, true],
   );
 });
+
+test("header sizes are counted, not built: the same bytes as the encoded headers, for any text", async () => {
+  const { headerSize, utf8Length } = await import("../src/publish/_wire.ts");
+  const { headers } = await import("@nats-io/nats-core");
+  const encoder = new TextEncoder();
+  const texts = [
+    "",
+    "plain ascii",
+    "é",
+    "ü€",
+    "日本語",
+    "emoji 😀 pair",
+    "lone high \ud800 surrogate",
+    "lone low \udc00 surrogate",
+    "trailing high \ud83d",
+    "\u007f\u0080\u07ff\u0800\uffff",
+  ];
+  for (const text of texts) {
+    assert.equal(utf8Length(text), encoder.encode(text).length, text);
+  }
+  assert.equal(headerSize(undefined), 0);
+  const h = headers();
+  h.set("Nats-Msg-Id", "abc");
+  h.append("Walnats-Trace-Id", "t-1");
+  h.append("X-Many", "one");
+  h.append("X-Many", "twö 😀");
+  let wire = "NATS/1.0\r\n";
+  for (const [key, values] of h) {
+    for (const value of values) wire += `${key}: ${value}\r\n`;
+  }
+  wire += "\r\n";
+  assert.equal(headerSize(h), encoder.encode(wire).length);
+  // And what nats.js itself puts on the wire.
+  assert.equal(headerSize(h), h.encode().length);
+});

@@ -14,7 +14,7 @@ import { HEADER_ID } from "../headers.ts";
 import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
 import { asError } from "../_async.ts";
 import type { EmitResult } from "./options.ts";
-import { publishAcked } from "./_retry.ts";
+import { publishAcked, type RetryTarget } from "./_retry.ts";
 
 /** One message to store. */
 export interface Outgoing {
@@ -69,23 +69,20 @@ export async function sendAcked(
     uid = nuid.next();
     headers.set(HEADER_ID, uid);
   }
-  const send = (): Promise<PubAck> =>
-    publishAcked(
-      js,
-      {
-        event: event.name,
-        subject: out.to?.subject ?? event.subject,
-        uid,
-        timeout,
-        streamExists: () => streamExists(jsm, out.to?.stream ?? event.stream),
-      },
-      data,
-      headers,
-    );
-  if (observers.length === 0) return toResult(await send());
+  const stream = out.to?.stream ?? event.stream;
+  const target: RetryTarget = {
+    event: event.name,
+    subject: out.to?.subject ?? event.subject,
+    uid,
+    timeout,
+    streamExists: () => streamExists(jsm, stream),
+  };
+  if (observers.length === 0) {
+    return toResult(await publishAcked(js, target, data, headers));
+  }
   const start = performance.now();
   try {
-    const result = toResult(await send());
+    const result = toResult(await publishAcked(js, target, data, headers));
     notifyEmit(observers, {
       event,
       duration: performance.now() - start,

@@ -12,8 +12,6 @@ import {
 import type { EmitOptions } from "./options.ts";
 import { checkDelay } from "../_bounds.ts";
 
-const encoder = new TextEncoder();
-
 /** What only one emit carries, beyond its options. */
 export interface Extra {
   uid?: string | undefined;
@@ -72,12 +70,33 @@ export function parseDelay(header: string | undefined): ParsedDelay {
 /** Bytes the headers take on the wire (they count against size limits). */
 export function headerSize(h: MsgHdrs | undefined): number {
   if (h === undefined) return 0;
-  let text = "NATS/1.0\r\n";
+  // "NATS/1.0\r\n", a "key: value\r\n" line per value, "\r\n"; counted,
+  // not built (this runs on every acknowledged emit).
+  let size = 12;
   for (const [key, values] of h) {
-    for (const value of values) text += `${key}: ${value}\r\n`;
+    const keySize = utf8Length(key) + 4;
+    for (const value of values) size += keySize + utf8Length(value);
   }
-  text += "\r\n";
-  return encoder.encode(text).length;
+  return size;
+}
+
+/** UTF-8 length of `text` without encoding it. */
+export function utf8Length(text: string): number {
+  let size = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) size += 1;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        // A surrogate pair: two UTF-16 units, four bytes.
+        size += 2;
+        i++;
+      } else size += 2;
+    } else size += 2;
+  }
+  return size;
 }
 
 /**
