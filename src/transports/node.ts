@@ -69,8 +69,7 @@ class NodeSocketTransport extends NodeTransport {
       const socket = this.socket;
       // What was handed over before the close goes out before it.
       if (err === undefined) this.#write();
-      this.#frames = [];
-      this.#size = 0;
+      this.#drop();
       try {
         await closed(err, internal);
       } finally {
@@ -113,15 +112,18 @@ class NodeSocketTransport extends NodeTransport {
         at += frame.length;
       }
     }
-    this.#frames = [];
-    this.#size = 0;
+    this.#drop();
     super.send(data);
+  }
+
+  #drop(): void {
+    this.#frames.length = 0;
+    this.#size = 0;
   }
 
   override discard(): void {
     const socket = this.socket;
-    this.#frames = [];
-    this.#size = 0;
+    this.#drop();
     super.discard();
     socket?.on("error", ignore);
   }
