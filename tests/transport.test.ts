@@ -63,6 +63,35 @@ async function accepted(
   }
 }
 
+/**
+ * Subscribe to `subject`; `received(count)` waits for `count` messages and
+ * asserts that the i-th one read `body(i)` (nothing torn, lost or reordered).
+ */
+async function receiveInOrder(
+  nc: NatsConnection,
+  subject: string,
+  body: (i: number) => string,
+): Promise<{ received(count: number): Promise<void> }> {
+  let next = 0;
+  let wrong = 0;
+  nc.subscribe(subject, {
+    callback: (_err, msg) => {
+      if (msg.string() !== body(next)) wrong++;
+      next++;
+    },
+  });
+  await nc.flush();
+  return {
+    async received(count: number): Promise<void> {
+      await waitFor(() => next >= count, {
+        what: () => `${count} messages (got ${next})`,
+      });
+      assert.equal(next, count);
+      assert.equal(wrong, 0, `${wrong} messages torn or out of order`);
+    },
+  };
+}
+
 const encoder = new TextEncoder();
 let operator: OperatorSetup | undefined;
 
@@ -120,25 +149,13 @@ for (const [name, load] of adapters) {
     try {
       const count = 30_000;
       const filler = "x".repeat(100);
-      let next = 0;
-      let outOfOrder = 0;
-      subNc.subscribe("burst", {
-        callback: (_err, msg) => {
-          const [n, rest] = msg.string().split(":");
-          if (Number(n) !== next || rest !== filler) outOfOrder++;
-          next++;
-        },
-      });
-      await subNc.flush();
+      const body = (i: number) => `${i}:${filler}`;
+      const receiver = await receiveInOrder(subNc, "burst", body);
       for (let i = 0; i < count; i++) {
-        pubNc.publish("burst", encoder.encode(`${i}:${filler}`));
+        pubNc.publish("burst", encoder.encode(body(i)));
       }
       await pubNc.flush();
-      await waitFor(() => next >= count, {
-        what: () => `${count} messages (got ${next})`,
-      });
-      assert.equal(next, count);
-      assert.equal(outOfOrder, 0);
+      await receiver.received(count);
     } finally {
       await pubNc.close();
       await subNc.close();
@@ -155,25 +172,13 @@ for (const [name, load] of adapters) {
     const subNc = await connect(server.url);
     try {
       const count = 5_000;
-      let next = 0;
-      let outOfOrder = 0;
-      subNc.subscribe("awaited", {
-        callback: (_err, msg) => {
-          if (Number(msg.string()) !== next) outOfOrder++;
-          next++;
-        },
-      });
-      await subNc.flush();
+      const receiver = await receiveInOrder(subNc, "awaited", String);
       for (let i = 0; i < count; i++) {
         pubNc.publish("awaited", encoder.encode(String(i)));
         await undefined;
       }
       await pubNc.close();
-      await waitFor(() => next >= count, {
-        what: () => `${count} messages (got ${next})`,
-      });
-      assert.equal(next, count);
-      assert.equal(outOfOrder, 0);
+      await receiver.received(count);
     } finally {
       await pubNc.close();
       await subNc.close();
