@@ -16,6 +16,7 @@ import {
   SCENARIOS,
 } from "./_scenarios.ts";
 import { grouped, mib, ms } from "./_stats.ts";
+import { DEFAULTS } from "./scenarios/handle.ts";
 
 /** The three runtimes. */
 export const RUNTIMES = ["deno", "bun", "node"] as const;
@@ -384,6 +385,20 @@ export function table(report: BenchReport): string {
           `strong raw ${grouped(r.strong.rate)} msg/s`,
           x(r.ours.rate, r.strong.rate),
           mark(verdict(r, true)),
+        ]);
+      }
+      if (r.budget !== undefined) {
+        // No target of its own: it shows how much of the gap to the raw
+        // loop is the raw loop's larger buffer.
+        rows.push([
+          `${name} vs raw at our in-flight bound`,
+          r.runtime,
+          `${grouped(r.ours.rate)} msg/s`,
+          `raw, max_messages ${DEFAULTS.concurrency}: ${
+            grouped(r.budget.rate)
+          } msg/s`,
+          x(r.ours.rate, r.budget.rate),
+          "—",
         ]);
       }
     } else if (r.kind === "latency") {

@@ -1,7 +1,8 @@
 // The benchmark scenarios: each one measured with walnats ("ours") and with
 // what a user would write without it, in the same process against the same
 // server: the idiomatic raw nats.js code ("raw"), the strongest raw nats.js
-// code ("strong", the handle scenarios), or BullMQ on Redis ("bullmq").
+// code ("strong", the handle scenarios), the idiomatic code held to our
+// in-flight bound ("budget", handle-defaults), or BullMQ on Redis ("bullmq").
 // The scenarios themselves are in scenarios/, one file per group; the
 // fairness rules are at the top of scenarios/_common.ts.
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -131,7 +132,12 @@ export function isCompared(scenario: string): scenario is Compared {
 /** The sides of a compared scenario. */
 export function sidesOf(scenario: Compared): Side[] {
   if (scenario.startsWith("bullmq-")) return ["ours", "bullmq"];
-  if (scenario.startsWith("handle-")) return ["ours", "raw", "strong"];
+  // With 100 job slots (tuned) the raw loop's default buffer of 100 already
+  // is our budget; with the defaults' 16 it is six times ours.
+  if (scenario === "handle-defaults") {
+    return ["ours", "raw", "strong", "budget"];
+  }
+  if (scenario === "handle-tuned") return ["ours", "raw", "strong"];
   return ["ours", "raw"];
 }
 
@@ -250,6 +256,7 @@ export async function runScenario(
     return { rate: Math.max(...all), rounds: all };
   };
   const strong = got.get("strong");
+  const budget = got.get("budget");
   const concurrency = scenario === "handle-tuned"
     ? TUNED.concurrency
     : DEFAULTS.concurrency;
@@ -269,6 +276,7 @@ export async function runScenario(
           `consume({ max_messages: ${strongMaxMessages(concurrency)} })`,
       }
       : {}),
+    ...(budget ? { budget: figure(budget) } : {}),
   };
 }
 

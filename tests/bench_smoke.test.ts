@@ -17,7 +17,7 @@ function positiveFinite(value: unknown, path: string): void {
   );
 }
 
-test("the benchmark's quick run reports positive figures for ours and raw nats.js", async () => {
+test("the benchmark's quick run reports positive figures for ours and every raw nats.js baseline", async () => {
   await using server = await NatsServer.start();
   const dir = await mkdtemp(join(tmpdir(), "walnats-bench-"));
   try {
@@ -26,7 +26,7 @@ test("the benchmark's quick run reports positive figures for ours and raw nats.j
     await runBench({
       quick: true,
       runtimes: [runtime],
-      scenarios: ["emit-sequential", "handle-tuned"],
+      scenarios: ["emit-sequential", "handle-defaults", "handle-tuned"],
       url: server.url,
       commands: { [runtime]: command },
       out,
@@ -39,6 +39,7 @@ test("the benchmark's quick run reports positive figures for ours and raw nats.j
       report.results.map((r) => [r.runtime, r.scenario, r.kind]),
       [
         [runtime, "emit-sequential", "throughput"],
+        [runtime, "handle-defaults", "throughput"],
         [runtime, "handle-tuned", "throughput"],
       ],
     );
@@ -50,6 +51,14 @@ test("the benchmark's quick run reports positive figures for ours and raw nats.j
       for (const value of [...r.ours.rounds, ...r.raw.rounds]) {
         positiveFinite(value, `${r.scenario} round`);
       }
+      if (r.scenario.startsWith("handle-")) {
+        positiveFinite(r.strong?.rate, `${r.scenario}.strong.rate`);
+      }
+      // Only the defaults have a raw loop held to our in-flight bound (with
+      // tuned's 100 slots the raw loop's default buffer is that bound).
+      if (r.scenario === "handle-defaults") {
+        positiveFinite(r.budget?.rate, `${r.scenario}.budget.rate`);
+      } else assert.equal(r.budget, undefined);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

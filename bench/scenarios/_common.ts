@@ -32,7 +32,7 @@ export type User = v.InferOutput<typeof User>;
  * nats.js code, the best raw nats.js code a performance-minded user would
  * write, or a peer framework.
  */
-export type Side = "ours" | "raw" | "strong" | "bullmq";
+export type Side = "ours" | "raw" | "strong" | "budget" | "bullmq";
 
 /** Messages per second, best of the rounds, and every round. */
 export interface ThroughputFigure {
@@ -90,6 +90,11 @@ export type ScenarioResult =
     strong?: ThroughputFigure;
     /** How the strong baseline runs. */
     strongNote?: string;
+    /**
+     * The idiomatic raw loop held to as many buffered messages as our job
+     * slots (handle-defaults): the same in-flight bound as ours.
+     */
+    budget?: ThroughputFigure;
   }
   | {
     kind: "latency";

@@ -1,5 +1,6 @@
 // Handle scenarios: a pre-filled stream drained by walnats' listen(), by the
-// idiomatic raw consume() loop, and by the strongest raw consumer.
+// idiomatic raw consume() loop, by that loop held to our in-flight budget,
+// and by the strongest raw consumer.
 import { jetstream, type JsMsg } from "@nats-io/jetstream";
 import {
   type ActorOptions,
@@ -104,9 +105,14 @@ export async function handle(
     const consumer = await js.consumers.get(f.event.stream, f.actor.consumer);
     await ctx.profiler?.start();
     const start = performance.now();
-    if (side === "raw") {
-      // The idiomatic loop: nats.js defaults, one handler at a time.
-      const messages = await consumer.consume();
+    if (side === "raw" || side === "budget") {
+      // The idiomatic loop: nats.js defaults, one handler at a time; for
+      // "budget", consume() asked to keep no more messages than we have job
+      // slots (its default keeps up to 100 buffered: messages no other
+      // process can take meanwhile, which our listen() never pulls).
+      const messages = await consumer.consume(
+        side === "budget" ? { max_messages: setup.concurrency } : undefined,
+      );
       for await (const m of messages) {
         await handler(m.json<User>());
         m.ack();
