@@ -13,6 +13,7 @@ import {
 } from "../mod.ts";
 import { NatsServer, waitFor } from "./_helpers.ts";
 import { setup, state, stored, User, USER_CREATED } from "./_publisher.ts";
+import { ackInbox } from "../src/publish/_ack_inbox.ts";
 
 // --- emit --------------------------------------------------------------
 
@@ -307,17 +308,14 @@ test("emitMany() keeps at most `window` publishes in flight and stores all", asy
   await using server = await NatsServer.start();
   const { pub, jsm } = await setup(server);
   await using _ = pub;
-  const original = pub.js.publish.bind(pub.js);
-  let inFlight = 0;
+  // Each publish goes out with its waiter already counted: the count at
+  // every publish is what is in flight.
+  const acks = ackInbox(pub.nc);
+  const original = pub.nc.publish.bind(pub.nc);
   let peak = 0;
-  (pub.js as { publish: typeof original }).publish = async (...args) => {
-    inFlight++;
-    peak = Math.max(peak, inFlight);
-    try {
-      return await original(...args);
-    } finally {
-      inFlight--;
-    }
+  (pub.nc as { publish: typeof original }).publish = (...args) => {
+    peak = Math.max(peak, acks.waiting);
+    original(...args);
   };
   const users = Array.from({ length: 50 }, (_, i) => ({
     id: i,
@@ -328,7 +326,7 @@ test("emitMany() keeps at most `window` publishes in flight and stores all", asy
     uid: (user) => `user-${user.id}`,
   });
   assert.equal(peak, 4, "the window was filled and never exceeded");
-  assert.equal(inFlight, 0);
+  assert.equal(acks.waiting, 0);
   assert.deepEqual(failures, []);
   assert.equal(results.length, 50);
   assert.deepEqual(

@@ -177,6 +177,9 @@ test("monitor() unsubscribes when the loop breaks, the signal aborts or the publ
   const nc = await rawConnect(server);
   const pub = await new Events(USER_CREATED).connect(nc);
   await pub.register();
+  // The first acknowledged emit subscribes the connection's acknowledgement
+  // inbox, kept for the connection's life (as nats.js' request inbox is).
+  await pub.emit(USER_CREATED, { id: 0, name: "Zed" });
   const before = subscriptions(nc);
 
   const feed = pub.monitor();

@@ -5,6 +5,7 @@
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { AnyActor } from "../actor.ts";
 import { HEADER_ID } from "../headers.ts";
+import { ackInbox } from "../publish/_ack_inbox.ts";
 import { publishAcked } from "../publish/_retry.ts";
 import type { JobEnv } from "./_job.ts";
 import type { JobMessage } from "./_jsmsg.ts";
@@ -52,7 +53,7 @@ export async function waitOut(
   headers.set(HEADER_ID, id);
   try {
     await publishAcked(
-      env.js,
+      ackInbox(env.nc),
       {
         event: actor.event.name,
         subject: delaySubject(stream),

@@ -14,6 +14,7 @@ import { HEADER_DELAY, HEADER_ID } from "../headers.ts";
 import type { Logger } from "../log.ts";
 import { pause } from "../_async.ts";
 import type { Timers } from "../_timers.ts";
+import type { AckInbox } from "../publish/_ack_inbox.ts";
 import { publishAcked } from "../publish/_retry.ts";
 import { judgeDelay } from "./_delay.ts";
 import { delayStream, ensureDelayStream, MOVER } from "./_delay_stream.ts";
@@ -64,6 +65,7 @@ export interface MoverStats {
 export class DelayMover {
   readonly event: AnyEvent;
   readonly #js: JetStreamClient;
+  readonly #acks: AckInbox;
   readonly #jsm: JetStreamManager;
   readonly #timers: Timers;
   readonly #logger: Logger;
@@ -77,6 +79,7 @@ export class DelayMover {
   constructor(
     event: AnyEvent,
     js: JetStreamClient,
+    acks: AckInbox,
     jsm: JetStreamManager,
     timers: Timers,
     logger: Logger,
@@ -84,6 +87,7 @@ export class DelayMover {
   ) {
     this.event = event;
     this.#js = js;
+    this.#acks = acks;
     this.#jsm = jsm;
     this.#timers = timers;
     this.#logger = logger;
@@ -183,7 +187,7 @@ export class DelayMover {
     const headers = releaseHeaders(m.headers, id, poison);
     try {
       await publishAcked(
-        this.#js,
+        this.#acks,
         {
           event: this.event.name,
           subject: this.event.subject,

@@ -20,6 +20,7 @@ import {
   type Schedule,
   SCHEDULES_BUCKET,
 } from "../ops/schedules.ts";
+import type { AckInbox } from "../publish/_ack_inbox.ts";
 import { publishAcked } from "../publish/_retry.ts";
 import { pause } from "../_async.ts";
 import type { Timers } from "../_timers.ts";
@@ -62,6 +63,7 @@ export interface ScheduleStats {
 /** Runs the stored schedules of the events a listener has actors for. */
 export class ScheduleRunner {
   readonly #js: JetStreamClient;
+  readonly #acks: AckInbox;
   readonly #jsm: JetStreamManager;
   readonly #events: ReadonlyMap<string, AnyEvent>;
   readonly #timers: Timers;
@@ -76,6 +78,7 @@ export class ScheduleRunner {
 
   constructor(
     js: JetStreamClient,
+    acks: AckInbox,
     jsm: JetStreamManager,
     events: readonly AnyEvent[],
     timers: Timers,
@@ -83,6 +86,7 @@ export class ScheduleRunner {
     stats: ScheduleStats,
   ) {
     this.#js = js;
+    this.#acks = acks;
     this.#jsm = jsm;
     this.#events = new Map(events.map((e) => [e.name, e]));
     this.#timers = timers;
@@ -259,7 +263,7 @@ export class ScheduleRunner {
     headers.set(HEADER_SCHEDULE, def.id);
     try {
       const ack = await publishAcked(
-        this.#js,
+        this.#acks,
         {
           event: event.name,
           subject: event.subject,

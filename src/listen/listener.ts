@@ -16,6 +16,7 @@ import type { AnyActor } from "../actor.ts";
 import { ActorNotRegisteredError, ConsumerGoneError } from "../errors.ts";
 import { consoleLogger, type Logger } from "../log.ts";
 import { aborted, pause } from "../_async.ts";
+import { ackInbox } from "../publish/_ack_inbox.ts";
 import { type Timers, timersOf } from "../_timers.ts";
 import type { JobEnv, JobStats } from "./_job.ts";
 import { Puller, type PullerFailure } from "./_puller.ts";
@@ -271,12 +272,14 @@ export class Listener {
     const events = [...new Map(actors.map((a) => [a.event.name, a.event]))
       .values()];
     const stats: MoverStats & ScheduleStats = this.#background;
+    const acks = ackInbox(nc);
     this.#movers = events.map((e) =>
-      new DelayMover(e, js, jsm, this.#timers, logger, stats)
+      new DelayMover(e, js, acks, jsm, this.#timers, logger, stats)
     );
     this.#pauses = new PauseWatch(jsm, this.#pullers, this.#timers, logger);
     this.#schedules = new ScheduleRunner(
       js,
+      acks,
       jsm,
       events,
       this.#timers,

@@ -2,7 +2,7 @@
 // then either hand the message to the connection (fire-and-forget) or
 // publish it and wait for the stream's acknowledgement (with the delay
 // stream as the destination of a delayed emit), alone or many at a time.
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { CloudEvent } from "../cloud_event.ts";
 import { EmitError } from "../errors.ts";
@@ -11,6 +11,7 @@ import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
 import { timersOf } from "../_timers.ts";
 import { DelayRoutes } from "./_delayed.ts";
 import { type Prepared, prepareEmit, type PrepareEnv } from "./_prepare.ts";
+import { type AckInbox, ackInbox } from "./_ack_inbox.ts";
 import { sendAcked } from "./_send.ts";
 import { inWindow } from "./_window.ts";
 import type { Extra } from "./_wire.ts";
@@ -33,7 +34,6 @@ const NO_EXTRA: Extra = Object.freeze({});
 /** What an {@linkcode Emitter} sends with. */
 export interface EmitterInit {
   nc: NatsConnection;
-  js: JetStreamClient;
   jsm: JetStreamManager;
   hooks: readonly HeaderHook[];
   observers: readonly EmitObserver[];
@@ -42,7 +42,7 @@ export interface EmitterInit {
 /** Sends a publisher's messages; the publisher checks the event first. */
 export class Emitter {
   readonly #nc: NatsConnection;
-  readonly #js: JetStreamClient;
+  readonly #acks: AckInbox;
   readonly #jsm: JetStreamManager;
   readonly #observers: readonly EmitObserver[];
   readonly #delays: DelayRoutes;
@@ -60,7 +60,7 @@ export class Emitter {
       },
       now: () => timersOf(nc).now(),
     };
-    this.#js = init.js;
+    this.#acks = ackInbox(nc);
     this.#jsm = init.jsm;
     this.#observers = init.observers;
     this.#delays = new DelayRoutes(init.jsm);
@@ -93,7 +93,7 @@ export class Emitter {
       : undefined;
     const out = { event, data, headers, timeout, to };
     try {
-      return await sendAcked(this.#js, this.#jsm, this.#observers, out);
+      return await sendAcked(this.#acks, this.#jsm, this.#observers, out);
     } catch (error) {
       if (
         to === undefined || !(error instanceof EmitError) ||
@@ -101,7 +101,7 @@ export class Emitter {
       ) throw error;
       // The delay stream was deleted: the event's subject still works.
       this.#delays.forget(event);
-      return await sendAcked(this.#js, this.#jsm, this.#observers, {
+      return await sendAcked(this.#acks, this.#jsm, this.#observers, {
         ...out,
         to: undefined,
       });

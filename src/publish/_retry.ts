@@ -3,11 +3,12 @@
 // it once) is sent again until it is acknowledged or the emit's own
 // timeout is spent, and a failure says why and whether it may be stored.
 /** @ignore */
-import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import type { PubAck } from "@nats-io/jetstream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 /** @ignore */
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { EmitError, type EmitErrorReason } from "../errors.ts";
+import type { AckInbox } from "./_ack_inbox.ts";
 
 /** What one acknowledged publish needs. */
 export interface RetryTarget {
@@ -69,7 +70,7 @@ function classify(
  *   JetStream error, a closed connection), as it came.
  */
 export async function publishAcked(
-  js: JetStreamClient,
+  acks: AckInbox,
   target: RetryTarget,
   data: Uint8Array,
   headers: MsgHdrs,
@@ -87,10 +88,12 @@ export async function publishAcked(
     let failure: { reason: EmitErrorReason; sent: boolean } | undefined;
     let error: unknown;
     try {
-      return await js.publish(target.subject, data, {
+      return await acks.publish(
+        target.subject,
+        data,
         headers,
-        timeout: Math.min(perAttempt, remaining),
-      });
+        Math.min(perAttempt, remaining),
+      );
     } catch (e) {
       error = e;
       failure = classify(e);

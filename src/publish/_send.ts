@@ -4,7 +4,6 @@
 import {
   JetStreamApiCodes,
   JetStreamApiError,
-  type JetStreamClient,
   type JetStreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
@@ -14,6 +13,7 @@ import { HEADER_ID } from "../headers.ts";
 import { type EmitObserver, notifyEmit } from "../ops/emit_observer.ts";
 import { asError } from "../_async.ts";
 import type { EmitResult } from "./options.ts";
+import type { AckInbox } from "./_ack_inbox.ts";
 import { publishAcked, type RetryTarget } from "./_retry.ts";
 
 /** One message to store. */
@@ -56,7 +56,7 @@ async function streamExists(
  * @throws {EmitError} No acknowledgement in time, or no stream listens.
  */
 export async function sendAcked(
-  js: JetStreamClient,
+  acks: AckInbox,
   jsm: JetStreamManager,
   observers: readonly EmitObserver[],
   out: Outgoing,
@@ -78,11 +78,11 @@ export async function sendAcked(
     streamExists: () => streamExists(jsm, stream),
   };
   if (observers.length === 0) {
-    return toResult(await publishAcked(js, target, data, headers));
+    return toResult(await publishAcked(acks, target, data, headers));
   }
   const start = performance.now();
   try {
-    const result = toResult(await publishAcked(js, target, data, headers));
+    const result = toResult(await publishAcked(acks, target, data, headers));
     notifyEmit(observers, {
       event,
       duration: performance.now() - start,
