@@ -97,7 +97,35 @@ export function harness(options: { dlqFails?: boolean } = {}): Harness {
       return Promise.resolve({ seq: deadLetters.length, duplicate: false });
     },
   };
-  const nc = { publish() {} };
+  // Acknowledged publishes (moves to the delay stream) go through the ack
+  // inbox: a connection that records them and acknowledges at once.
+  let inbox: ((err: null, msg: unknown) => void) | undefined;
+  const encoder = new TextEncoder();
+  const nc = {
+    isClosed: () => false,
+    closed: () => new Promise(() => {}),
+    status: async function* () {},
+    subscribe(_subject: string, opts: { callback: typeof inbox }) {
+      inbox = opts.callback;
+      return { unsubscribe() {} };
+    },
+    publish(
+      subject: string,
+      _data: Uint8Array,
+      opts?: { reply?: string; headers?: Iterable<[string, string[]]> },
+    ) {
+      if (opts?.reply === undefined) return;
+      if (options.dlqFails) throw new Error("no stream");
+      const headers: Record<string, string> = {};
+      for (const [k, vs] of opts.headers ?? []) headers[k] = vs[0] ?? "";
+      deadLetters.push({ subject, headers });
+      const ack = { stream: "delay", seq: deadLetters.length };
+      inbox?.(null, {
+        subject: opts.reply,
+        data: encoder.encode(JSON.stringify(ack)),
+      });
+    },
+  };
   const env = {
     nc,
     js,

@@ -14,6 +14,21 @@ import { StreamConfigError, StreamExistsError } from "../errors.ts";
  */
 export const STREAM_NAME_EXISTS = 10058;
 
+/** JetStream's "subjects overlap with an existing stream". */
+const SUBJECTS_OVERLAP = 10065;
+
+async function streamExists(
+  jsm: JetStreamManager,
+  name: string,
+): Promise<boolean> {
+  try {
+    await jsm.streams.info(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What {@linkcode upsertStream} did. */
 export type UpsertOutcome = "created" | "updated" | "unchanged" | "skipped";
 
@@ -66,8 +81,15 @@ export async function upsertStream(
       return "created";
     } catch (error) {
       if (!(error instanceof JetStreamApiError)) throw error;
-      // Someone else created it meanwhile: compare with theirs below.
-      if (error.code !== STREAM_NAME_EXISTS) {
+      // Someone else created it meanwhile: compare with theirs below. A
+      // create racing another create of the same stream can also be told
+      // its subjects overlap (nats-server 2.9, seen with four at once): the
+      // same, if a stream of this name is there now.
+      if (
+        error.code !== STREAM_NAME_EXISTS &&
+        !(error.code === SUBJECTS_OVERLAP &&
+          await streamExists(jsm, config.name))
+      ) {
         throw refused(error);
       }
     }
