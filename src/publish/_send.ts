@@ -1,12 +1,7 @@
 // An acknowledged publish: a message id on every message (so a retry
 // through a leader election or a restart can never store it twice), the
 // retry loop of _retry.ts, and the emit observers told how it went.
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamManager,
-  type PubAck,
-} from "@nats-io/jetstream";
+import type { JetStreamManager, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs, nuid } from "@nats-io/nats-core";
 import type { AnyEvent } from "../event.ts";
 import { HEADER_ID } from "../headers.ts";
@@ -15,6 +10,7 @@ import { asError } from "../_async.ts";
 import type { EmitResult } from "./options.ts";
 import type { AckInbox } from "./_ack_inbox.ts";
 import { publishAcked, type RetryTarget } from "./_retry.ts";
+import { streamExists } from "./_streams.ts";
 
 /** One message to store. */
 export interface Outgoing {
@@ -32,21 +28,6 @@ export interface Outgoing {
 
 function toResult(ack: PubAck): EmitResult {
   return { sequence: ack.seq, duplicate: ack.duplicate };
-}
-
-async function streamExists(
-  jsm: JetStreamManager,
-  stream: string,
-): Promise<boolean | undefined> {
-  try {
-    await jsm.streams.info(stream);
-    return true;
-  } catch (error) {
-    return error instanceof JetStreamApiError &&
-        error.code === JetStreamApiCodes.StreamNotFound
-      ? false
-      : undefined;
-  }
 }
 
 /**

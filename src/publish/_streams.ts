@@ -17,15 +17,22 @@ export const STREAM_NAME_EXISTS = 10058;
 /** JetStream's "subjects overlap with an existing stream". */
 const SUBJECTS_OVERLAP = 10065;
 
-async function streamExists(
+/**
+ * Whether stream `name` exists: `false` only when the server said so,
+ * `undefined` when it could not tell (no leader, no answer).
+ */
+export async function streamExists(
   jsm: JetStreamManager,
   name: string,
-): Promise<boolean> {
+): Promise<boolean | undefined> {
   try {
     await jsm.streams.info(name);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    return error instanceof JetStreamApiError &&
+        error.code === JetStreamApiCodes.StreamNotFound
+      ? false
+      : undefined;
   }
 }
 
@@ -88,7 +95,7 @@ export async function upsertStream(
       if (
         error.code !== STREAM_NAME_EXISTS &&
         !(error.code === SUBJECTS_OVERLAP &&
-          await streamExists(jsm, config.name))
+          await streamExists(jsm, config.name) === true)
       ) {
         throw refused(error);
       }
