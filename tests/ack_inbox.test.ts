@@ -8,7 +8,7 @@ import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
 import { errors, headers, type NatsConnection } from "@nats-io/nats-core";
 import { connect, EmitError, Events } from "../mod.ts";
 import { ackInbox } from "../src/publish/_ack_inbox.ts";
-import { NatsServer, rawConnect } from "./_helpers.ts";
+import { NatsServer, rawConnect, waitFor } from "./_helpers.ts";
 import { bytes, keep, USER_CREATED } from "./_publisher.ts";
 
 /** A core responder on `subject` that answers each request with `answer`. */
@@ -22,6 +22,32 @@ function responder(
       if (msg.reply) answer(msg.reply);
     },
   });
+}
+
+/** What `promise` rejects with (fails the test if it resolves). */
+function rejection(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => assert.fail("should reject"),
+    (e: unknown) => e as Error,
+  );
+}
+
+/**
+ * Run `body` with a server, the connection whose inbox is tested, and
+ * another connection that plays the stream (answering on core subjects).
+ */
+async function withPair(
+  body: (nc: NatsConnection, other: NatsConnection) => Promise<void>,
+): Promise<void> {
+  await using server = await NatsServer.start();
+  const nc = await rawConnect(server);
+  const other = await rawConnect(server);
+  try {
+    await body(nc, other);
+  } finally {
+    await other.close();
+    await nc.close();
+  }
 }
 
 test("the ack inbox: a stored message resolves with its sequence; a duplicate says so", async () => {
@@ -44,10 +70,7 @@ test("the ack inbox: a stored message resolves with its sequence; a duplicate sa
 });
 
 test("the ack inbox: garbage, an API error, an empty status and no responders each fail their own publish", async () => {
-  await using server = await NatsServer.start();
-  const nc = await rawConnect(server);
-  const other = await rawConnect(server);
-  try {
+  await withPair(async (nc, other) => {
     responder(other, "garbage", (r) => other.publish(r, bytes("not json")));
     responder(
       other,
@@ -64,10 +87,7 @@ test("the ack inbox: garbage, an API error, an empty status and no responders ea
     await other.flush();
     const acks = ackInbox(nc);
     const fail = (subject: string) =>
-      acks.publish(subject, bytes("x"), headers(), 2000).then(
-        () => assert.fail(`${subject} should reject`),
-        (e: unknown) => e as Error,
-      );
+      rejection(acks.publish(subject, bytes("x"), headers(), 2000));
     const [garbage, refused, nostream, nobody] = await Promise.all([
       fail("garbage"),
       fail("refused"),
@@ -84,66 +104,51 @@ test("the ack inbox: garbage, an API error, an empty status and no responders ea
     assert.equal(nobody.name, "JetStreamNotEnabled");
     assert.ok(nobody.cause instanceof errors.NoRespondersError);
     assert.equal(acks.waiting, 0);
-  } finally {
-    await other.close();
-    await nc.close();
-  }
+  });
 });
 
 test("the ack inbox: a forged reply to an unknown token and a reply after the timeout are ignored", async () => {
-  await using server = await NatsServer.start();
-  const nc = await rawConnect(server);
-  const other = await rawConnect(server);
-  try {
-    const late: string[] = [];
-    responder(other, "late", (r) => late.push(r));
+  await withPair(async (nc, other) => {
+    const asked: string[] = [];
+    responder(other, "late", (r) => asked.push(r));
+    responder(other, "held", (r) => asked.push(r));
     await other.flush();
     const acks = ackInbox(nc);
-    const error = await acks.publish("late", bytes("x"), headers(), 150).then(
-      () => assert.fail("should time out"),
-      (e: unknown) => e as Error,
+    const error = await rejection(
+      acks.publish("late", bytes("x"), headers(), 150),
     );
     assert.ok(error instanceof errors.TimeoutError, String(error));
     assert.equal(acks.waiting, 0);
-    // The late answer and a forged one for a token never handed out.
-    const reply = late[0]!;
-    other.publish(reply, bytes('{"stream":"x","seq":1}'));
+    // A publish waits; the late answer of the first one and a forged one
+    // for a token never handed out arrive while it does.
+    const held = acks.publish("held", bytes("x"), headers(), 10_000);
+    await waitFor(() => asked.length === 2, { what: "the held request" });
+    const [late, own] = asked as [string, string];
+    other.publish(late, bytes('{"stream":"late","seq":1}'));
     other.publish(
-      reply.replace(/[^.]+$/, "zzzz"),
-      bytes('{"stream":"x","seq":2}'),
+      own.replace(/[^.]+$/, "zzzz"),
+      bytes('{"stream":"forged","seq":2}'),
     );
     await other.flush();
     await nc.flush();
-    // The next publish still gets its own answer, not one of those.
-    responder(
-      other,
-      "prompt",
-      (r) => other.publish(r, bytes('{"stream":"prompt","seq":7}')),
-    );
-    await other.flush();
-    const ack = await acks.publish("prompt", bytes("x"), headers(), 2000);
-    assert.equal(ack.stream, "prompt");
+    assert.equal(acks.waiting, 1, "neither answer ended the held publish");
+    // Its own answer does.
+    other.publish(own, bytes('{"stream":"held","seq":7}'));
+    const ack = await held;
+    assert.equal(ack.stream, "held");
     assert.equal(ack.seq, 7);
     assert.equal(acks.waiting, 0);
-  } finally {
-    await other.close();
-    await nc.close();
-  }
+  });
 });
 
 test("the ack inbox: closing the connection fails every publish still waiting, at once", async () => {
-  await using server = await NatsServer.start();
-  const nc = await rawConnect(server);
-  const other = await rawConnect(server);
-  try {
+  // withPair closes nc again afterwards: closing twice is a no-op.
+  await withPair(async (nc, other) => {
     responder(other, "silent", () => {});
     await other.flush();
     const acks = ackInbox(nc);
     const waiting = [1, 2, 3].map(() =>
-      acks.publish("silent", bytes("x"), headers(), 30_000).then(
-        () => assert.fail("should reject"),
-        (e: unknown) => e as Error,
-      )
+      rejection(acks.publish("silent", bytes("x"), headers(), 30_000))
     );
     await nc.flush();
     assert.equal(acks.waiting, 3);
@@ -155,12 +160,11 @@ test("the ack inbox: closing the connection fails every publish still waiting, a
     }
     assert.ok(performance.now() - started < 5_000);
     assert.equal(acks.waiting, 0);
-    const after = await acks.publish("silent", bytes("x"), headers(), 1000)
-      .then(() => assert.fail("should reject"), (e: unknown) => e as Error);
+    const after = await rejection(
+      acks.publish("silent", bytes("x"), headers(), 1000),
+    );
     assert.ok(after instanceof errors.ClosedConnectionError, String(after));
-  } finally {
-    await other.close();
-  }
+  });
 });
 
 const PERMISSIONS = `authorization {
@@ -186,9 +190,9 @@ test("an emit refused by a publish permission fails at once with the server's wo
     pass: "nopub",
   });
   const started = performance.now();
-  const error = await pub.emit(USER_CREATED, { id: 1, name: "Ann" }, {
-    timeout: 20_000,
-  }).then(() => assert.fail("should reject"), (e: unknown) => e as Error);
+  const error = await rejection(
+    pub.emit(USER_CREATED, { id: 1, name: "Ann" }, { timeout: 20_000 }),
+  );
   const took = performance.now() - started;
   assert.ok(!(error instanceof EmitError), String(error));
   assert.match(error.message, /Permissions Violation for Publish/);
@@ -217,12 +221,9 @@ test("the ack inbox: a connection that may not subscribe its inbox fails each pu
     for (let i = 0; i < 2; i++) {
       // Twice: the second publish subscribes again and is told again.
       const started = performance.now();
-      const error = await acks.publish(
-        "user-created",
-        bytes("{}"),
-        headers(),
-        20_000,
-      ).then(() => assert.fail("should reject"), (e: unknown) => e as Error);
+      const error = await rejection(
+        acks.publish("user-created", bytes("{}"), headers(), 20_000),
+      );
       const took = performance.now() - started;
       assert.ok(error instanceof errors.RequestError, String(error));
       assert.match(error.message, /Permissions Violation for Subscription/);
