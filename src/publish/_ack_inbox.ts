@@ -222,7 +222,11 @@ export class AckInbox {
       w.reject(apiError(reply.error));
       return;
     }
-    if (typeof reply.stream !== "string" || reply.stream === "") {
+    // A stream name and a sequence (from 1), or it is no acknowledgement.
+    if (
+      typeof reply.stream !== "string" || reply.stream === "" ||
+      !Number.isSafeInteger(reply.seq) || reply.seq! < 1
+    ) {
       w.reject(new JetStreamError("invalid ack response"));
       return;
     }
