@@ -222,11 +222,7 @@ export class AckInbox {
       w.reject(apiError(reply.error));
       return;
     }
-    // A stream name and a sequence (from 1), or it is no acknowledgement.
-    if (
-      typeof reply.stream !== "string" || reply.stream === "" ||
-      !Number.isSafeInteger(reply.seq) || reply.seq! < 1
-    ) {
+    if (typeof reply.stream !== "string" || reply.stream === "") {
       w.reject(new JetStreamError("invalid ack response"));
       return;
     }
