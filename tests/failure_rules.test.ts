@@ -10,7 +10,15 @@ import assert from "node:assert/strict";
 import { DEFAULT_MAX_ATTEMPTS, HEADER_DELAY } from "../mod.ts";
 import { planDelivery } from "../src/listen/_attempts.ts";
 import { DLQ_HEADERS } from "../src/dead_letter.ts";
-import { actor, type Answer, harness, NOW, runJob } from "./_failure_rules.ts";
+import { RewindGuard } from "../src/listen/_rewinds.ts";
+import {
+  actor,
+  type Answer,
+  deliver,
+  harness,
+  NOW,
+  runJob,
+} from "./_failure_rules.ts";
 
 test("a handler that resolves is acked", async () => {
   const h = harness();
@@ -263,4 +271,49 @@ test("Actor checks the new failure options", () => {
   assert.equal(ok.deadLetter, true);
   assert.deepEqual(ok.deadLetterStream, { maxAge: 1000 });
   assert.equal(actor(() => {}, { deadLetter: false }).deadLetter, false);
+});
+
+test("a delivery count that went backwards after a nak counts on from the last delivery", () => {
+  const guard = new RewindGuard(2);
+  // Nothing nak'd: every delivery is taken as it comes.
+  const fresh = deliver({ sequence: 7, deliveryCount: 1 }).msg;
+  assert.equal(guard.check(fresh).message, fresh);
+  // Nak'd at delivery 2; the server sends it again as new (count 1).
+  const second = deliver({ sequence: 7, deliveryCount: 2 }).msg;
+  second.nak(50);
+  assert.equal(second.nakked, true);
+  guard.nakked(second);
+  const back = deliver({ sequence: 7, deliveryCount: 1 });
+  const checked = guard.check(back.msg);
+  assert.equal(checked.rewound, true);
+  assert.equal(checked.message.meta.deliveryCount, 3);
+  assert.equal(checked.message.meta.streamSequence, 7);
+  // The copy answers through the same message.
+  checked.message.ack();
+  assert.deepEqual(back.answers, [{ kind: "ack" }]);
+  // Checked once: the next delivery is taken as it comes again.
+  assert.equal(guard.size, 0);
+  // A higher count is no rewind.
+  guard.nakked(deliver({ sequence: 8, deliveryCount: 1 }).msg);
+  const next = deliver({ sequence: 8, deliveryCount: 2 }).msg;
+  assert.deepEqual(guard.check(next), { message: next, rewound: false });
+  // Bounded: the oldest is forgotten first.
+  for (const sequence of [1, 2, 3]) {
+    guard.nakked(deliver({ sequence, deliveryCount: 4 }).msg);
+  }
+  assert.equal(guard.size, 2);
+  assert.equal(
+    guard.check(deliver({ sequence: 1, deliveryCount: 1 }).msg).rewound,
+    false,
+  );
+  assert.equal(
+    guard.check(deliver({ sequence: 3, deliveryCount: 1 }).msg).rewound,
+    true,
+  );
+  // A consumer made again counts from 1: nothing is corrected after clear().
+  guard.clear();
+  assert.equal(
+    guard.check(deliver({ sequence: 2, deliveryCount: 1 }).msg).rewound,
+    false,
+  );
 });

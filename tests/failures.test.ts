@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import * as v from "valibot";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { createInbox } from "@nats-io/nats-core";
 import {
   Actor,
   Actors,
@@ -22,10 +23,12 @@ import {
   deferred,
   listenInBackground,
   NatsServer,
+  rawConnect,
   settled,
   waitFor,
 } from "./_helpers.ts";
 import { MemoryLogger } from "./_fakes.ts";
+import { serverAtLeast } from "../src/_server_version.ts";
 import { Child } from "./_process.ts";
 
 const Num = v.object({ n: v.number() });
@@ -215,9 +218,11 @@ test("with all defaults an always-failing message is dead-lettered after 5 attem
   await listening.stop();
   figure(`always-failing, all defaults: dead-lettered in ${took} ms`);
   // Rarely (seen under load on nats-server 2.9.10, twice in CI) the server
-  // redelivers a message nak'd with a delay with its delivery count back at
-  // 1, so the engine cannot count that run as the fifth; the message must
-  // still end dead-lettered, after a bounded number of runs.
+  // rewinds the consumer when a retry is due just as the only pull request
+  // expires (nats-io/nats-server#5305, fixed in 2.10.14): the count comes
+  // back at 1 (corrected in-process, _rewinds.ts) or one higher than the
+  // deliveries made (a run too few). The message must still end
+  // dead-lettered, after a bounded number of runs.
   const story = `${runs.join("\n")}\nlog:\n${
     logger.entries.map((e) => `${e.level} ${e.message}`).join("\n")
   }`;
@@ -450,6 +455,98 @@ test("register() keeps a Python walnats max_deliver and listeners count against 
     logger2.at("warn")[0]?.message ?? "",
     /had max_deliver 9; setting 5/,
   );
+});
+
+test("a retry the server redelivers as new (nats-server before 2.10.14) keeps counting attempts and is dead-lettered", async () => {
+  await using server = await NatsServer.start();
+  const EV = new Event("rewound", Num);
+  // Attempt 1 waits 4 s for its retry: time to stop the first listener and
+  // set the trigger up before it is due; attempt 2 waits 0.5 s.
+  const RETRY = 4000;
+  const runs: string[] = [];
+  let firstRun = 0;
+  const A = new Actor("rewound-worker", EV, (_m, ctx) => {
+    firstRun ||= performance.now();
+    runs.push(`attempt ${ctx.attempt} delivery ${ctx.deliveryCount}`);
+    throw new Error("always");
+  }, { maxAttempts: 3, retryDelay: [RETRY, 500] });
+  await using app = await connectActors(server, A);
+  const jsm = await jetstreamManager(app.pub.nc);
+  // As Python walnats registers it for max_attempts=3: no spare delivery,
+  // so a delivery taken as attempt 1 again would be the server's last.
+  await jsm.consumers.update("rewound", "rewound-worker", { max_deliver: 3 });
+  await app.sub.register({ logger: silentLogger });
+  await app.pub.emit(EV, { n: 1 });
+  const first = listenInBackground(app.sub, {
+    pollDelay: 300,
+    logger: silentLogger,
+  });
+  await waitFor(() => runs.length === 1, { what: "attempt 1" });
+  await first.stop();
+  // Its pull requests are dropped at the server's next heartbeat sweep.
+  await new Promise((r) => setTimeout(r, 400));
+  // The trigger: when the retry is due, the only pull request waiting has
+  // lost its subscriber. A raw client parks one (without heartbeats, so no
+  // sweep drops it before then) and unsubscribes. nats-server before
+  // 2.10.14 then rewinds the consumer (nats-io/nats-server#5305): the next
+  // delivery comes as new, with count 1.
+  const nc = await rawConnect(server);
+  const version = nc.info?.version;
+  try {
+    const inbox = createInbox();
+    const sub = nc.subscribe(inbox);
+    nc.publish(
+      "$JS.API.CONSUMER.MSG.NEXT.rewound.rewound-worker",
+      JSON.stringify({ batch: 1, expires: 30_000_000_000 }),
+      { reply: inbox },
+    );
+    await nc.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    sub.unsubscribe();
+    await nc.flush();
+  } finally {
+    await nc.close();
+  }
+  // Set up in time, or the retry was due with no request at all.
+  const inTime = performance.now() - firstRun < RETRY - 250;
+  // Ask again just after the retry was due (before the server requeues it).
+  await new Promise((r) =>
+    setTimeout(r, Math.max(0, firstRun + RETRY + 150 - performance.now()))
+  );
+  const logger = new MemoryLogger();
+  await using listening = listenInBackground(app.sub, {
+    pollDelay: 500,
+    logger,
+  });
+  const story = () =>
+    `${runs.join("\n")}\nlog:\n${
+      logger.entries.map((e) => `${e.level} ${e.message}`).join("\n")
+    }`;
+  await waitFor(async () => (await app.sub.deadLetters(A)).length === 1, {
+    timeout: 15_000,
+    what: () => `the dead letter:\n${story()}`,
+  });
+  // No copy comes after the dead letter.
+  await new Promise((r) => setTimeout(r, 1000));
+  await listening.stop();
+  const rewound = logger.entries.some((e) =>
+    /lower delivery count/.test(e.message)
+  );
+  if (serverAtLeast(version, [2, 10, 14])) {
+    assert.equal(rewound, false, story());
+  } else if (inTime) {
+    assert.ok(rewound, `the trigger did not rewind the consumer:\n${story()}`);
+  } else {
+    figure(`rewind trigger set up too late (a loaded machine):\n${story()}`);
+  }
+  assert.deepEqual(
+    runs.map((r) => r.split(" delivery")[0]),
+    ["attempt 1", "attempt 2", "attempt 3"],
+    story(),
+  );
+  const dead = (await app.sub.deadLetters(A))[0]!;
+  assert.equal(dead.attempts, 3, story());
+  assert.equal(dead.reason, "exhausted", story());
 });
 
 test("ctx.working() keeps a job without the automatic pulse from being redelivered", async () => {

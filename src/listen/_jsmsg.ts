@@ -90,6 +90,8 @@ export class JobMessage {
   settled = false;
   /** Set once acked (not nak'd or terminated). */
   acked = false;
+  /** Set once nak'd: the server delivers it again. */
+  nakked = false;
 
   constructor(msg: Msg, meta: DeliveryMeta) {
     this.msg = msg;
@@ -123,6 +125,7 @@ export class JobMessage {
   nak(delay: number): void {
     if (this.settled) return;
     this.settled = true;
+    this.nakked = true;
     const nanos = nakDelayNanos(delay);
     if (nanos > 0) {
       this.msg.respond(encoder.encode(`-NAK {"delay":${nanos}}`));

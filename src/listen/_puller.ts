@@ -11,6 +11,7 @@ import { Job, type JobEnv, type JobStats } from "./_job.ts";
 import { ackParser, type DeliveryMeta, JobMessage } from "./_jsmsg.ts";
 import type { Scheduler, SlotWaiter } from "./_scheduler.ts";
 import { RecentSet } from "./_recent.ts";
+import { type RewindGuard, rewindGuard } from "./_rewinds.ts";
 
 const encoder = new TextEncoder();
 // How many acked stream sequences each actor remembers: more than can be in
@@ -101,6 +102,8 @@ export class Puller implements SlotWaiter {
   readonly #jobs = new Set<Job>();
   /** Stream sequences acked lately (see RecentSet). */
   readonly #acked = new RecentSet(ACKED_MEMORY);
+  /** Delivery counts of what was nak'd (see _rewinds.ts). */
+  readonly #rewinds: RewindGuard;
   #idle = false;
   #lastHeard = 0;
   #stopping = false;
@@ -129,6 +132,7 @@ export class Puller implements SlotWaiter {
     this.#pullSubject =
       `${opts.apiPrefix}.CONSUMER.MSG.NEXT.${actor.event.stream}.${actor.consumer}`;
     this.#parseAck = ackParser(actor.event.stream, actor.consumer);
+    this.#rewinds = rewindGuard(nc, actor.event.stream, actor.consumer);
     this.#inbox = createInbox(inboxPrefix(nc));
     this.#probeInbox = createInbox(inboxPrefix(nc));
     this.maxDeliver = actor.consumerConfig().max_deliver ?? -1;
@@ -330,8 +334,24 @@ export class Puller implements SlotWaiter {
    * Run a delivered message, or keep it (pulsed) until a slot frees up.
    * `reserved`: a slot was taken for it when it was requested.
    */
-  #deliver(m: JobMessage, reserved: boolean): void {
+  #deliver(delivered: JobMessage, reserved: boolean): void {
     this.#idle = false;
+    let m = delivered;
+    if (this.#rewinds.size > 0) {
+      const checked = this.#rewinds.check(delivered);
+      if (checked.rewound) {
+        m = checked.message;
+        this.#env.logger.warn(
+          "the server delivered a retried message with a lower delivery count (nats-server before 2.10.14); counting on from the last delivery",
+          {
+            actor: this.actor.name,
+            sequence: m.meta.streamSequence,
+            deliveryCount: delivered.meta.deliveryCount,
+            counted: m.meta.deliveryCount,
+          },
+        );
+      }
+    }
     if (
       m.meta.deliveryCount > 1 && this.#acked.has(m.meta.streamSequence)
     ) {
@@ -352,6 +372,7 @@ export class Puller implements SlotWaiter {
       // Shutting down: hand it back at once for another copy to take.
       if (reserved) this.#scheduler.release(1);
       m.nak(0);
+      this.#rewinds.nakked(m);
       this.#checkDrained();
       return;
     }
@@ -381,6 +402,8 @@ export class Puller implements SlotWaiter {
   /** Report a status that ends pulling for this actor; true if it was one. */
   #fatal(status: JetStreamStatus): boolean {
     const deleted = status.isConsumerDeleted() || status.isStreamDeleted();
+    // A consumer made again counts deliveries from 1.
+    if (deleted) this.#rewinds.clear();
     if (status.code === 503 || deleted) {
       // No responders: the consumer or stream is missing, or JetStream is
       // not available right now. The listener checks which.
@@ -463,6 +486,7 @@ export class Puller implements SlotWaiter {
   readonly #jobSettled = (job: Job): void => {
     this.#jobs.delete(job);
     if (job.msg.acked) this.#acked.add(job.msg.meta.streamSequence);
+    else if (job.msg.nakked) this.#rewinds.nakked(job.msg);
     // Queue this actor before giving the slot back, so the slot goes to the
     // highest-priority waiter, this actor included.
     if (!this.#stopping && !this.#paused) this.#scheduler.wait(this);
@@ -504,7 +528,10 @@ export class Puller implements SlotWaiter {
     this.#credit = 0;
     this.#probeOut = false;
     this.#scheduler.release(outstanding);
-    for (const m of this.#backlog.splice(0)) m.nak(0);
+    for (const m of this.#backlog.splice(0)) {
+      m.nak(0);
+      this.#rewinds.nakked(m);
+    }
     this.#checkDrained();
   }
 
