@@ -17,7 +17,11 @@ export interface Context<_T = unknown> {
    * (see docs/failures.md for the exact rule).
    */
   readonly attempt: number;
-  /** Raw delivery count reported by JetStream, 1-based. */
+  /**
+   * Delivery count reported by JetStream, 1-based; where a server before
+   * nats-server 2.10.14 counted backwards after a retry this connection
+   * nak'd, one more than the delivery before (docs/failures.md).
+   */
   readonly deliveryCount: number;
   /** Stream sequence of the message. */
   readonly sequence: number;
