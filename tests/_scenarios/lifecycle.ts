@@ -3,8 +3,10 @@
 // JetStream errors walnats maps.
 import * as v from "valibot";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { createInbox } from "@nats-io/nats-core";
 import { Actor, Actors, Event, Events } from "../../mod.ts";
 import {
+  type Backend,
   consumer,
   figures,
   listen,
@@ -15,6 +17,19 @@ import {
   uniq,
   User,
 } from "./_common.ts";
+
+// Wait until the backend's clock reads `at`: exactly there on the memory
+// broker (advanceUntil would jump to the next timer), at least there on the
+// server.
+async function sleepUntil(b: Backend, at: number): Promise<void> {
+  const left = at - b.monotonic();
+  if (left <= 0) return;
+  await b.until(
+    () => b.monotonic() >= at,
+    `the clock to read ${at}`,
+    b.kind === "memory" ? left : left + 1000,
+  );
+}
 
 /** The lifecycle scenarios. */
 export const LIFECYCLE_SCENARIOS: Scenario[] = [
@@ -334,6 +349,93 @@ export const LIFECYCLE_SCENARIOS: Scenario[] = [
       consumerNotFound: ["ConsumerNotFoundError", 10014],
       consumerWithoutStream: ["ConsumerConfigError", 10059],
       storageChange: ["StreamConfigError", 10052],
+    },
+  },
+  {
+    name:
+      "2.9 rewind: a retry due with only a dead pull request waiting (counted on, or late by ackWait)",
+    async run(b) {
+      // Fixed delays on both backends: the trigger needs time to be set up.
+      const RETRY = 4000;
+      const ev = new Event(uniq("fid-rewind"), User);
+      const runs: number[][] = [];
+      let firstRun = 0;
+      const actor = new Actor(uniq("fid-rewinder"), ev, ({ name }, ctx) => {
+        firstRun ||= b.monotonic();
+        runs.push([Number(name), ctx.attempt, ctx.deliveryCount]);
+        if (ctx.attempt === 1 && name === "1") throw new Error("once");
+      }, { maxAttempts: 3, retryDelay: [RETRY], ackWait: 2000 });
+      const { pub, sub, nc } = await setup(b, [ev], [actor]);
+      // One message: it comes back as new (count 1, counted on as 2).
+      // Three, the retried one first: it comes back late, counted one high.
+      const result: Record<string, unknown> = {};
+      for (const count of [1, 3]) {
+        runs.length = 0;
+        firstRun = 0;
+        await pub.emitMany(
+          ev,
+          Array.from({ length: count }, (_, i) => ({ name: String(i + 1) })),
+        );
+        const first = listen(b, sub, { pollDelay: 300 });
+        await b.until(() => runs.length === count, "the first runs");
+        await first.stop();
+        await sleepUntil(b, firstRun + 1500);
+        // A pull request parked without heartbeats, its subscriber gone.
+        const raw = await b.connect();
+        const inbox = createInbox();
+        const parked = raw.subscribe(inbox);
+        raw.publish(
+          `$JS.API.CONSUMER.MSG.NEXT.${ev.stream}.${actor.consumer}`,
+          JSON.stringify({ batch: 1, expires: 30_000_000_000 }),
+          { reply: inbox },
+        );
+        await raw.flush();
+        await sleepUntil(b, b.monotonic() + 100);
+        parked.unsubscribe();
+        await raw.flush();
+        const inTime = b.monotonic() < firstRun + RETRY - 250;
+        await sleepUntil(b, firstRun + RETRY + 150);
+        const second = listen(b, sub, { pollDelay: 500 });
+        await b.until(() => runs.length === count + 1, "the retry", 20_000);
+        const info = await quiet(b, nc, actor);
+        await second.stop();
+        result[`${count}`] = {
+          inTime,
+          runs: [...runs],
+          consumer: figures(info),
+        };
+        // The next round starts on a fresh consumer state.
+        await (await jetstreamManager(nc)).streams.purge(ev.stream);
+      }
+      return result;
+    },
+    // nats-server 2.9.10, as run: with one message the consumer is stepped
+    // back and the retry comes as new (delivery count 1), which the listener
+    // that nak'd it counts on as 2; with three, the retry is dropped until
+    // its ackWait is over and comes as delivery 3 (docs/failures.md).
+    expected: {
+      "1": {
+        inTime: true,
+        runs: [[1, 1, 1], [1, 2, 2]],
+        consumer: {
+          delivered: { consumer_seq: 2, stream_seq: 1 },
+          ack_floor: { consumer_seq: 2, stream_seq: 1 },
+          num_ack_pending: 0,
+          num_redelivered: 0,
+          num_pending: 0,
+        },
+      },
+      "3": {
+        inTime: true,
+        runs: [[1, 1, 1], [2, 1, 1], [3, 1, 1], [1, 3, 3]],
+        consumer: {
+          delivered: { consumer_seq: 6, stream_seq: 4 },
+          ack_floor: { consumer_seq: 6, stream_seq: 4 },
+          num_ack_pending: 0,
+          num_redelivered: 0,
+          num_pending: 0,
+        },
+      },
     },
   },
 ];

@@ -222,8 +222,11 @@ export class Consumer {
       if (wr === undefined) {
         // Nobody listens to the requests left: 2.9 "redoes" the message by
         // stepping its stream pointer back, even for a redelivery (whose
-        // redelivery entry is then dropped, so it comes again as new).
+        // redelivery entry is then dropped, so it comes again as new when
+        // the pointer reaches it, or, when the step lands elsewhere, once
+        // its ack wait runs out again: 2.9's pending timer keeps firing).
         this.#sseq--;
+        if (next.dc > 1) this.#scheduleAckTimer();
         break;
       }
       this.#deliver(next.msg, next.dc, wr);
@@ -257,7 +260,12 @@ export class Consumer {
       this.#sseq,
       this.config.filter_subject ?? "",
     );
-    if (msg === undefined) return undefined;
+    if (msg === undefined) {
+      // Nothing from here on: 2.9 moves its pointer past the stream's last
+      // sequence (seen after a step back onto messages already removed).
+      this.#sseq = Math.max(this.#sseq, this.stream.lastSeq + 1);
+      return undefined;
+    }
     this.#sseq = msg.seq + 1;
     return { msg, dc: 1 };
   }
