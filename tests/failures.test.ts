@@ -22,6 +22,7 @@ import {
   consumerInfo,
   deferred,
   listenInBackground,
+  type Listening,
   NatsServer,
   rawConnect,
   settled,
@@ -457,16 +458,42 @@ test("register() keeps a Python walnats max_deliver and listeners count against 
   );
 });
 
-// The trigger of the nats-server 2.9 rewind (nats-io/nats-server#5305):
-// a pull request parked without heartbeats (so no sweep drops it early)
-// whose subscriber is then gone. Returns the server's version.
-async function parkDeadPull(
+/** How {@linkcode stageRewind} went. */
+interface Staged {
+  /** The server's version. */
+  version: string | undefined;
+  /** Parked before the retry was due (else no request waited at all). */
+  inTime: boolean;
+}
+
+// The trigger of the nats-server 2.9 rewind (nats-io/nats-server#5305) for
+// a retry due `retry` ms after `firstRun`: stop `first`, the listener that
+// nak'd it; wait until the server dropped its pull requests; park one
+// without heartbeats (so no sweep drops it early) and unsubscribe, so when
+// the retry is due the only request waiting has lost its subscriber; return
+// just after it was due (before the server requeues it).
+async function stageRewind(
   server: NatsServer,
-  stream: string,
-  consumer: string,
-): Promise<string | undefined> {
+  first: Listening,
+  { stream, consumer, firstRun, retry }: {
+    stream: string;
+    consumer: string;
+    firstRun: number;
+    retry: number;
+  },
+): Promise<Staged> {
+  await first.stop();
   const nc = await rawConnect(server);
+  let version: string | undefined;
   try {
+    version = nc.info?.version;
+    // Consumer info sweeps requests that lost their subscriber; it must not
+    // be asked once the parked one has lost its own.
+    const waiting = async () =>
+      (await consumerInfo(nc, stream, consumer)).num_waiting;
+    await waitFor(async () => (await waiting()) === 0, {
+      what: "the stopped listener's pull requests to be dropped",
+    });
     const inbox = createInbox();
     const sub = nc.subscribe(inbox);
     nc.publish(
@@ -474,14 +501,20 @@ async function parkDeadPull(
       JSON.stringify({ batch: 1, expires: 30_000_000_000 }),
       { reply: inbox },
     );
-    await nc.flush();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await waiting()) === 1, {
+      what: "the parked pull request",
+    });
     sub.unsubscribe();
     await nc.flush();
-    return nc.info?.version;
   } finally {
     await nc.close();
   }
+  const inTime = performance.now() - firstRun < retry - 250;
+  // A wait on the server's clock: nothing to observe without sweeping.
+  await new Promise((r) =>
+    setTimeout(r, Math.max(0, firstRun + retry + 150 - performance.now()))
+  );
+  return { version, inTime };
 }
 
 test("a retry the server redelivers as new (nats-server before 2.10.14) keeps counting attempts and is dead-lettered", async () => {
@@ -509,21 +542,14 @@ test("a retry the server redelivers as new (nats-server before 2.10.14) keeps co
     logger: silentLogger,
   });
   await waitFor(() => runs.length === 1, { what: "attempt 1" });
-  await first.stop();
-  // Its pull requests are dropped at the server's next heartbeat sweep.
-  await new Promise((r) => setTimeout(r, 400));
-  // The trigger: when the retry is due, the only pull request waiting has
-  // lost its subscriber. A raw client parks one (without heartbeats, so no
-  // sweep drops it before then) and unsubscribes. nats-server before
-  // 2.10.14 then rewinds the consumer (nats-io/nats-server#5305): the next
-  // delivery comes as new, with count 1.
-  const version = await parkDeadPull(server, "rewound", "rewound-worker");
-  // Set up in time, or the retry was due with no request at all.
-  const inTime = performance.now() - firstRun < RETRY - 250;
-  // Ask again just after the retry was due (before the server requeues it).
-  await new Promise((r) =>
-    setTimeout(r, Math.max(0, firstRun + RETRY + 150 - performance.now()))
-  );
+  // nats-server before 2.10.14 then rewinds the consumer: the next delivery
+  // comes as new, with count 1.
+  const { version, inTime } = await stageRewind(server, first, {
+    stream: "rewound",
+    consumer: "rewound-worker",
+    firstRun,
+    retry: RETRY,
+  });
   const logger = new MemoryLogger();
   await using listening = listenInBackground(app.sub, {
     pollDelay: 500,
@@ -578,20 +604,15 @@ test("a retry the server drops for an ackWait (nats-server before 2.10.14) still
     logger: silentLogger,
   });
   await waitFor(() => runs.length === 3, { what: "three runs" });
-  await first.stop();
-  await new Promise((r) => setTimeout(r, 400));
-  // The same trigger as above; with the retried message first and the
-  // others acked, 2.9.10 drops the retry until its ackWait is over and
-  // then counts the delivery it failed to make.
-  const version = await parkDeadPull(
-    server,
-    "rewound-late",
-    "rewound-late-worker",
-  );
-  const inTime = performance.now() - firstRun < RETRY - 250;
-  await new Promise((r) =>
-    setTimeout(r, Math.max(0, firstRun + RETRY + 150 - performance.now()))
-  );
+  // With the retried message first and the others acked, 2.9.10 drops the
+  // retry until its ackWait is over and then counts the delivery it failed
+  // to make.
+  const { version, inTime } = await stageRewind(server, first, {
+    stream: "rewound-late",
+    consumer: "rewound-late-worker",
+    firstRun,
+    retry: RETRY,
+  });
   await using listening = listenInBackground(app.sub, {
     pollDelay: 500,
     logger: silentLogger,
