@@ -337,20 +337,20 @@ export class Puller implements SlotWaiter {
   #deliver(delivered: JobMessage, reserved: boolean): void {
     this.#idle = false;
     let m = delivered;
-    if (this.#rewinds.size > 0) {
-      const checked = this.#rewinds.check(delivered);
-      if (checked.rewound) {
-        m = checked.message;
-        this.#env.logger.warn(
-          "the server delivered a retried message with a lower delivery count (nats-server before 2.10.14); counting on from the last delivery",
-          {
-            actor: this.actor.name,
-            sequence: m.meta.streamSequence,
-            deliveryCount: delivered.meta.deliveryCount,
-            counted: m.meta.deliveryCount,
-          },
-        );
-      }
+    const rewound = this.#rewinds.size > 0
+      ? this.#rewinds.rewound(delivered)
+      : undefined;
+    if (rewound !== undefined) {
+      m = rewound;
+      this.#env.logger.warn(
+        "the server delivered a retried message with a lower delivery count (nats-server before 2.10.14); counting on from the last delivery",
+        {
+          actor: this.actor.name,
+          sequence: m.meta.streamSequence,
+          deliveryCount: delivered.meta.deliveryCount,
+          counted: m.meta.deliveryCount,
+        },
+      );
     }
     if (
       m.meta.deliveryCount > 1 && this.#acked.has(m.meta.streamSequence)

@@ -42,20 +42,16 @@ export class RewindGuard {
   }
 
   /**
-   * `m`, or, when its delivery count is not above the one it was nak'd at,
-   * a copy counting one more delivery than that (`rewound` is then true).
+   * When `m`'s delivery count is not above the one it was nak'd at, a copy
+   * counting one more delivery than that; `undefined` otherwise.
    */
-  check(m: JobMessage): { message: JobMessage; rewound: boolean } {
+  rewound(m: JobMessage): JobMessage | undefined {
     const seq = m.meta.streamSequence;
     const seen = this.#seen.get(seq);
-    if (seen === undefined) return { message: m, rewound: false };
+    if (seen === undefined) return undefined;
     this.#seen.delete(seq);
-    if (m.meta.deliveryCount > seen) return { message: m, rewound: false };
-    const message = new JobMessage(m.msg, {
-      ...m.meta,
-      deliveryCount: seen + 1,
-    });
-    return { message, rewound: true };
+    if (m.meta.deliveryCount > seen) return undefined;
+    return new JobMessage(m.msg, { ...m.meta, deliveryCount: seen + 1 });
   }
 
   /** Forget everything (the consumer was deleted and made again). */
